@@ -1,0 +1,25 @@
+//===- KilnOps.h - ops of the `kiln` graph dialect ------------------------===//
+#ifndef KILN_IR_KILNOPS_H
+#define KILN_IR_KILNOPS_H
+
+#include "ir/KilnDialect.h"
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#define GET_OP_CLASSES
+#include "ir/KilnOps.h.inc"
+
+namespace kiln {
+/// Names the training configuration accepts; shared by the verifier of
+/// kiln.training and by the frontend's diagnostics (which list them).
+llvm::ArrayRef<llvm::StringRef> knownLosses();
+llvm::ArrayRef<llvm::StringRef> knownOptimizers();
+llvm::ArrayRef<llvm::StringRef> knownMetrics();
+llvm::ArrayRef<llvm::StringRef> knownInitializers();
+} // namespace kiln
+
+#endif
