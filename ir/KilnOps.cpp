@@ -120,9 +120,13 @@ LogicalResult TrainingOp::verify() {
       return emitOpError("optimizer hyperparameter ")
              << entry.getName() << " must be non-negative, got " << f.getValueAsDouble();
   }
-  if (auto lr = getOptimizerConfig().getAs<FloatAttr>("learning_rate");
-      !lr || !(lr.getValueAsDouble() > 0.0))
-    return emitOpError("optimizer_config needs a positive learning_rate");
+  Attribute lrAttr = getOptimizerConfig().get("learning_rate");
+  if (auto lr = llvm::dyn_cast_or_null<FloatAttr>(lrAttr); !lr || !(lr.getValueAsDouble() > 0.0)) {
+    InFlightDiagnostic diag = emitOpError("optimizer_config needs a positive float learning_rate");
+    if (lrAttr)
+      diag << ", got " << lrAttr;
+    return diag;
+  }
   for (StringRef key : {"batch_size", "epochs"})
     if (auto v = getFitConfig().getAs<IntegerAttr>(key); v && v.getInt() < 1)
       return emitOpError("fit_config ") << key << " must be at least 1";

@@ -440,7 +440,8 @@ static LogicalResult inferReduce(MLIRContext *ctx, std::optional<Location> loc,
     if (failed(n))
       return failure();
     if (reduced[*n])
-      return in.fail("reduction axis " + Twine(a) + " is listed twice");
+      return in.fail("reduction axes " + dimsStr(adaptor.getAxes()) + " list axis " + Twine(*n) +
+                     " more than once");
     reduced[*n] = true;
   }
   SmallVector<int64_t> shape;

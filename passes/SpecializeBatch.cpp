@@ -18,7 +18,7 @@ struct SpecializeBatch : kiln::impl::SpecializeBatchBase<SpecializeBatch> {
   void runOnOperation() override {
     if (batchSize < 1) {
       getOperation().emitError("kiln-specialize-batch: batch-size must be at least 1, got ")
-          << batchSize;
+          << static_cast<int64_t>(batchSize);
       return signalPassFailure();
     }
     for (auto func : getOperation().getOps<func::FuncOp>())
@@ -38,7 +38,13 @@ struct SpecializeBatch : kiln::impl::SpecializeBatchBase<SpecializeBatch> {
   LogicalResult specialize(func::FuncOp func) {
     if (func.isExternal())
       return success();
+    // Only entry-block arguments are retyped, and the new function type is read
+    // off the one func.return.
     Block &entry = func.getBody().front();
+    auto ret = llvm::dyn_cast<func::ReturnOp>(entry.getTerminator());
+    if (!func.getBody().hasOneBlock() || !ret)
+      return func.emitOpError("kiln-specialize-batch expects a single-block body ending in "
+                              "func.return");
     for (BlockArgument arg : entry.getArguments())
       arg.setType(withBatch(arg.getType()));
 
@@ -66,7 +72,6 @@ struct SpecializeBatch : kiln::impl::SpecializeBatchBase<SpecializeBatch> {
     if (walk.wasInterrupted())
       return failure();
 
-    auto ret = llvm::cast<func::ReturnOp>(entry.getTerminator());
     func.setType(FunctionType::get(func.getContext(), entry.getArgumentTypes(),
                                    ret.getOperandTypes()));
     return success();

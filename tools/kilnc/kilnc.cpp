@@ -1,0 +1,173 @@
+//===- kilnc.cpp - the Kiln compiler driver -------------------------------===//
+//
+//   kilnc model.kiln                      print the graph (kiln dialect)
+//   kilnc model.kiln --emit=ast           print the syntax tree
+//   kilnc model.kiln --batch-size=64      specialise the entry points first
+//   kilnc model.kiln --dump-stages=DIR    one readable file per stage
+//   kilnc graph.mlir ...                  start from a graph in MLIR form
+//
+// MLIR's IR-printing flags (--mlir-print-ir-after-all, ...) apply to the pass
+// pipeline. Exit status: 0 on success, 1 on any error in the input.
+//
+//===----------------------------------------------------------------------===//
+
+#include "frontend/AST.h"
+#include "frontend/ImportGraph.h"
+#include "frontend/Parser.h"
+#include "ir/KilnDialect.h"
+#include "passes/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/ToolOutputFile.h"
+
+using namespace mlir;
+namespace cl = llvm::cl;
+
+static cl::OptionCategory kilncCategory("kilnc options");
+
+static cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.kiln | graph.mlir>"),
+                                      cl::Required, cl::cat(kilncCategory));
+static cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdout)"),
+                                       cl::value_desc("file"), cl::init("-"),
+                                       cl::cat(kilncCategory));
+
+enum class Emit { AST, Graph };
+static cl::opt<Emit> emit("emit", cl::desc("What to produce"), cl::init(Emit::Graph),
+                          cl::values(clEnumValN(Emit::AST, "ast", "the syntax tree"),
+                                     clEnumValN(Emit::Graph, "graph",
+                                                "the graph in the kiln dialect (default)")),
+                          cl::cat(kilncCategory));
+static cl::opt<int64_t> batchSize("batch-size",
+                                  cl::desc("Specialise entry points for this batch size "
+                                           "(default: leave the batch dimension dynamic)"),
+                                  cl::init(0), cl::cat(kilncCategory));
+static cl::opt<std::string> dumpStages("dump-stages",
+                                       cl::desc("Write one readable file per compiler stage "
+                                                "into this directory"),
+                                       cl::value_desc("dir"), cl::cat(kilncCategory));
+static cl::opt<bool> showConstants("show-constants",
+                                   cl::desc("Print large constants in full (they are elided "
+                                            "by default)"),
+                                   cl::init(false), cl::cat(kilncCategory));
+
+/// Constants with more elements than this print as `dense_resource<__elided__>`.
+static constexpr int64_t kElideLimit = 16;
+
+static OpPrintingFlags printingFlags() {
+  OpPrintingFlags flags; // picks up --mlir-print-* options
+  if (!showConstants && !flags.getLargeElementsAttrLimit())
+    flags.elideLargeElementsAttrs(kElideLimit);
+  return flags;
+}
+
+static bool writeStage(StringRef name, llvm::function_ref<void(llvm::raw_ostream &)> print) {
+  if (dumpStages.empty())
+    return true;
+  llvm::SmallString<256> path(dumpStages);
+  llvm::sys::path::append(path, name);
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec);
+  if (ec) {
+    llvm::errs() << "kilnc: error: cannot write '" << path << "': " << ec.message() << "\n";
+    return false;
+  }
+  print(os);
+  return true;
+}
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  registerMLIRContextCLOptions();
+  registerPassManagerCLOptions();
+  registerAsmPrinterCLOptions();
+  cl::HideUnrelatedOptions({&kilncCategory, &cl::getGeneralCategory()});
+  cl::ParseCommandLineOptions(argc, argv, "Kiln model compiler\n");
+
+  if (batchSize < 0) {
+    llvm::errs() << "kilnc: error: --batch-size must be positive\n";
+    return 1;
+  }
+  if (!dumpStages.empty()) {
+    if (std::error_code ec = llvm::sys::fs::create_directories(dumpStages)) {
+      llvm::errs() << "kilnc: error: cannot create '" << dumpStages << "': " << ec.message()
+                   << "\n";
+      return 1;
+    }
+  }
+
+  auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(inputFile, /*IsText=*/true);
+  if (std::error_code ec = buffer.getError()) {
+    llvm::errs() << "kilnc: error: cannot open '" << inputFile << "': " << ec.message() << "\n";
+    return 1;
+  }
+  llvm::SourceMgr sources;
+  sources.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
+
+  DialectRegistry registry;
+  registry.insert<kiln::KilnDialect, func::FuncDialect>();
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  SourceMgrDiagnosticHandler mlirDiagnostics(sources, &context);
+
+  std::string error;
+  auto output = openOutputFile(outputFile, &error);
+  if (!output) {
+    llvm::errs() << "kilnc: error: " << error << "\n";
+    return 1;
+  }
+
+  OwningOpRef<ModuleOp> module;
+  if (StringRef(inputFile).ends_with(".mlir")) {
+    if (emit == Emit::AST) {
+      llvm::errs() << "kilnc: error: --emit=ast needs a .kiln model file\n";
+      return 1;
+    }
+    module = parseSourceFile<ModuleOp>(sources, &context);
+    if (!module)
+      return 1;
+  } else {
+    kiln::Diagnostics diags(sources, llvm::errs());
+    kiln::ModuleAST ast = kiln::parseModule(diags);
+    if (diags.errorCount())
+      return 1;
+    if (!writeStage("01-ast.txt", [&](llvm::raw_ostream &os) { kiln::printAST(ast, sources, os); }))
+      return 1;
+    if (emit == Emit::AST) {
+      kiln::printAST(ast, sources, output->os());
+      output->keep();
+      return 0;
+    }
+    std::string stem = llvm::sys::path::stem(inputFile).str();
+    module = kiln::importGraph(ast, diags, context, stem == "-" ? "model" : stem);
+    if (!module || diags.errorCount())
+      return 1;
+  }
+  if (!writeStage("02-graph.mlir",
+                  [&](llvm::raw_ostream &os) { module->print(os, printingFlags()); }))
+    return 1;
+
+  PassManager pm(&context);
+  if (failed(applyPassManagerCLOptions(pm)))
+    return 1;
+  if (batchSize > 0)
+    pm.addPass(kiln::createSpecializeBatch(kiln::SpecializeBatchOptions{batchSize}));
+  if (failed(pm.run(*module)))
+    return 1;
+  if (batchSize > 0 &&
+      !writeStage("03-graph-batch.mlir",
+                  [&](llvm::raw_ostream &os) { module->print(os, printingFlags()); }))
+    return 1;
+
+  module->print(output->os(), printingFlags());
+  output->keep();
+  return 0;
+}
