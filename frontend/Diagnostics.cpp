@@ -27,7 +27,7 @@ void Diagnostics::note(llvm::SMLoc loc, const llvm::Twine &message) {
 llvm::StringRef kiln::closestMatch(llvm::StringRef name,
                                    llvm::ArrayRef<llvm::StringRef> candidates) {
   llvm::StringRef best;
-  unsigned bestDistance = std::max<unsigned>(2, name.size() / 3) + 1;
+  unsigned bestDistance = std::max<unsigned>(1, name.size() / 3) + 1;
   for (llvm::StringRef c : candidates) {
     unsigned d = name.edit_distance(c, /*AllowReplacements=*/true, bestDistance);
     if (d < bestDistance) {

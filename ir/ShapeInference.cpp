@@ -29,6 +29,16 @@ struct Infer {
 };
 } // namespace
 
+/// The attributes with ODS defaults filled in for those left out. The frontend
+/// (and any C++ caller) may infer types before the op exists, and adaptors of
+/// dictionary-attribute ops do not apply defaults themselves.
+template <typename OpT>
+static DictionaryAttr withDefaults(MLIRContext *ctx, DictionaryAttr attrs) {
+  NamedAttrList list = attrs ? NamedAttrList(attrs) : NamedAttrList();
+  OperationName(OpT::getOperationName(), ctx).populateDefaultAttrs(list);
+  return list.getDictionary(ctx);
+}
+
 static std::string str(Type t) {
   std::string s;
   llvm::raw_string_ostream os(s);
@@ -147,7 +157,7 @@ LogicalResult ConstantOp::inferReturnTypes(MLIRContext *ctx, std::optional<Locat
                                            ValueRange operands, DictionaryAttr attrs,
                                            OpaqueProperties props, RegionRange,
                                            SmallVectorImpl<Type> &out) {
-  Adaptor adaptor(operands, attrs, props);
+  Adaptor adaptor(operands, withDefaults<ConstantOp>(ctx, attrs), props);
   if (failed(adaptor.verify(loc.value_or(UnknownLoc::get(ctx)))))
     return failure();
   out.push_back(adaptor.getValue().getType());
@@ -227,7 +237,7 @@ LogicalResult Conv2DOp::inferReturnTypes(MLIRContext *ctx, std::optional<Locatio
                                          OpaqueProperties props, RegionRange,
                                          SmallVectorImpl<Type> &out) {
   Infer in{loc};
-  Adaptor adaptor(operands, attrs, props);
+  Adaptor adaptor(operands, withDefaults<Conv2DOp>(ctx, attrs), props);
   if (failed(adaptor.verify(loc.value_or(UnknownLoc::get(ctx)))))
     return failure();
   auto x = operandType(in, operands, 0, "input");
@@ -246,6 +256,8 @@ LogicalResult Conv2DOp::inferReturnTypes(MLIRContext *ctx, std::optional<Locatio
   if (xs[3] != kDyn && ws[2] != kDyn && xs[3] != ws[2])
     return in.fail("conv2d input has " + Twine(xs[3]) + " channels but the kernel " +
                    str(*w) + " expects " + Twine(ws[2]));
+  if (ws[0] == 0 || ws[1] == 0)
+    return in.fail("conv2d kernel " + str(*w) + " has an empty window");
   SmallVector<int64_t> shape{xs[0], 0, 0, ws[3]};
   for (int i = 0; i < 2; ++i) {
     auto d = windowOut(in, xs[1 + i], ws[i], adaptor.getStrides()[i], same, "kernel", i);
@@ -261,7 +273,7 @@ static LogicalResult inferPool(MLIRContext *ctx, std::optional<Location> loc,
                                ValueRange operands, DictionaryAttr attrs,
                                OpaqueProperties props, SmallVectorImpl<Type> &out) {
   Infer in{loc};
-  typename OpT::Adaptor adaptor(operands, attrs, props);
+  typename OpT::Adaptor adaptor(operands, withDefaults<OpT>(ctx, attrs), props);
   if (failed(adaptor.verify(loc.value_or(UnknownLoc::get(ctx)))))
     return failure();
   auto x = operandType(in, operands, 0, "input");
@@ -309,7 +321,7 @@ LogicalResult ReshapeOp::inferReturnTypes(MLIRContext *ctx, std::optional<Locati
                                           OpaqueProperties props, RegionRange,
                                           SmallVectorImpl<Type> &out) {
   Infer in{loc};
-  Adaptor adaptor(operands, attrs, props);
+  Adaptor adaptor(operands, withDefaults<ReshapeOp>(ctx, attrs), props);
   if (failed(adaptor.verify(loc.value_or(UnknownLoc::get(ctx)))))
     return failure();
   auto x = operandType(in, operands, 0, "input");
@@ -357,7 +369,7 @@ LogicalResult TransposeOp::inferReturnTypes(MLIRContext *ctx, std::optional<Loca
                                             OpaqueProperties props, RegionRange,
                                             SmallVectorImpl<Type> &out) {
   Infer in{loc};
-  Adaptor adaptor(operands, attrs, props);
+  Adaptor adaptor(operands, withDefaults<TransposeOp>(ctx, attrs), props);
   if (failed(adaptor.verify(loc.value_or(UnknownLoc::get(ctx)))))
     return failure();
   auto x = operandType(in, operands, 0, "input");
@@ -385,7 +397,7 @@ LogicalResult ConcatOp::inferReturnTypes(MLIRContext *ctx, std::optional<Locatio
                                          OpaqueProperties props, RegionRange,
                                          SmallVectorImpl<Type> &out) {
   Infer in{loc};
-  Adaptor adaptor(operands, attrs, props);
+  Adaptor adaptor(operands, withDefaults<ConcatOp>(ctx, attrs), props);
   if (failed(adaptor.verify(loc.value_or(UnknownLoc::get(ctx)))))
     return failure();
   if (operands.empty())
@@ -427,7 +439,7 @@ static LogicalResult inferReduce(MLIRContext *ctx, std::optional<Location> loc,
                                  ValueRange operands, DictionaryAttr attrs,
                                  OpaqueProperties props, SmallVectorImpl<Type> &out) {
   Infer in{loc};
-  typename OpT::Adaptor adaptor(operands, attrs, props);
+  typename OpT::Adaptor adaptor(operands, withDefaults<OpT>(ctx, attrs), props);
   if (failed(adaptor.verify(loc.value_or(UnknownLoc::get(ctx)))))
     return failure();
   auto x = operandType(in, operands, 0, "input");
@@ -528,7 +540,7 @@ LogicalResult AccuracyOp::inferReturnTypes(MLIRContext *ctx, std::optional<Locat
                                            OpaqueProperties props, RegionRange,
                                            SmallVectorImpl<Type> &out) {
   Infer in{loc};
-  Adaptor adaptor(operands, attrs, props);
+  Adaptor adaptor(operands, withDefaults<AccuracyOp>(ctx, attrs), props);
   if (failed(adaptor.verify(loc.value_or(UnknownLoc::get(ctx)))))
     return failure();
   StringRef kind = adaptor.getKind();

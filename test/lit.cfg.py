@@ -24,7 +24,7 @@ config.test_source_root = os.path.dirname(__file__)
 # Not lit tests: GoogleTest sources and libFuzzer targets/corpora, and input
 # files that other tests read. lit matches these names against the basename of
 # every directory and file it walks, at any depth.
-config.excludes = ["unit", "fuzz", "Inputs", "CMakeLists.txt", "lit.cfg.py"]
+config.excludes = ["unit", "fuzz", "Inputs"]
 
 repo_root = os.path.dirname(config.test_source_root)
 build_dir = os.path.abspath(

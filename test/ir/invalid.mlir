@@ -253,6 +253,16 @@ func.func @conv_kernel_too_wide(%x: tensor<?x8x2x1xf32>, %k: tensor<3x3x1x8xf32>
 
 // -----
 
+// A zero-sized window would otherwise give an output larger than the input.
+func.func @conv_kernel_empty(%x: tensor<?x5x5x1xf32>, %k: tensor<0x3x1x8xf32>) {
+  // expected-error @+2 {{conv2d kernel tensor<0x3x1x8xf32> has an empty window}}
+  // expected-error @+1 {{'kiln.conv2d' op failed to infer returned types}}
+  %0 = kiln.conv2d %x, %k : (tensor<?x5x5x1xf32>, tensor<0x3x1x8xf32>) -> tensor<?x6x3x8xf32>
+  return
+}
+
+// -----
+
 func.func @conv_padding(%x: tensor<?x28x28x1xf32>, %k: tensor<3x3x1x8xf32>) {
   // expected-error @+2 {{padding must be "valid" or "same", got "full"}}
   // expected-error @+1 {{'kiln.conv2d' op failed to infer returned types}}
