@@ -27,7 +27,9 @@ void Diagnostics::note(llvm::SMLoc loc, const llvm::Twine &message) {
 llvm::StringRef kiln::closestMatch(llvm::StringRef name,
                                    llvm::ArrayRef<llvm::StringRef> candidates) {
   llvm::StringRef best;
-  unsigned bestDistance = std::max<unsigned>(1, name.size() / 3) + 1;
+  // Short names allow one edit ("foo" is not "log"); longer ones a third of
+  // their length, and at least 2 so swapped letters ("rleu") are caught.
+  unsigned bestDistance = (name.size() <= 3 ? 1 : std::max<size_t>(2, name.size() / 3)) + 1;
   for (llvm::StringRef c : candidates) {
     unsigned d = name.edit_distance(c, /*AllowReplacements=*/true, bestDistance);
     if (d < bestDistance) {

@@ -79,6 +79,12 @@ Value Importer::param(llvm::SMLoc loc, StringRef name, ArrayRef<int64_t> shape,
     error(loc, "a parameter named '" + name + "' already exists; give the layer another name=");
     return nullptr;
   }
+  int64_t elements = 1;
+  for (int64_t d : shape)
+    if (llvm::MulOverflow(elements, d, elements) || elements > (int64_t(1) << 40)) {
+      error(loc, "parameter '" + name + "' would have too many elements");
+      return nullptr;
+    }
   auto type = RankedTensorType::get(shape, builder.getF32Type());
   OpBuilder::InsertionGuard guard(builder);
   builder.setInsertionPoint(func);
@@ -207,7 +213,7 @@ Value Importer::tensorExpr(const Expr &e) {
     for (const Arg &a : e.args) {
       if (!a.keyword.empty()) {
         error(a.keywordLoc, "a layer is applied to tensors only; '" + a.keyword +
-                                "=' belongs in the layer's own arguments");
+                                "=' is not an input");
         return nullptr;
       }
       if (a.value->kind == Expr::Kind::List || a.value->kind == Expr::Kind::Tuple) {
@@ -373,7 +379,15 @@ OwningOpRef<ModuleOp> Importer::run(const ModuleAST &ast) {
       else
         note(sloc, msg);
     };
-    report(d.getLocation(), d.getSeverity(), d.str());
+    // Verifier messages start with "'kiln.softmax' op "; a model author
+    // thinks in layers, and the location already names the statement.
+    std::string msg = d.str();
+    if (StringRef(msg).starts_with("'kiln.")) {
+      size_t op = msg.find("' op ");
+      if (op != std::string::npos)
+        msg = msg.substr(op + 5);
+    }
+    report(d.getLocation(), d.getSeverity(), msg);
     for (Diagnostic &n : d.getNotes())
       report(n.getLocation(), DiagnosticSeverity::Note, n.str());
     return success();
@@ -392,6 +406,7 @@ OwningOpRef<ModuleOp> Importer::run(const ModuleAST &ast) {
   builder.setInsertionPointToEnd(&func.getBody().front());
 
   std::vector<std::pair<Value, std::string>> outputs;
+  bool modelNamed = false;
   llvm::SMLoc outputLoc;
   bool outputGiven = false, outputPoisoned = false;
 
@@ -400,6 +415,11 @@ OwningOpRef<ModuleOp> Importer::run(const ModuleAST &ast) {
       return nullptr;
     switch (stmt.kind) {
     case Stmt::Kind::Model:
+      if (modelNamed) {
+        error(stmt.loc, "the model is already named '" + modelName + "'");
+        break;
+      }
+      modelNamed = true;
       modelName = stmt.target;
       break;
 
@@ -449,9 +469,12 @@ OwningOpRef<ModuleOp> Importer::run(const ModuleAST &ast) {
       }
       Value v;
       if (layerCtor) {
-        // A bare layer statement applies to the previous value.
-        if (currentPoisoned)
+        // A bare layer statement applies to the previous value. After an
+        // error there is none, but the layer's own arguments are still checked.
+        if (currentPoisoned) {
+          makeLayer(e);
           break;
+        }
         if (!current) {
           error(e.loc, callee + " has nothing to apply to: start the model with "
                                 "Input(shape=(...))");
@@ -461,7 +484,10 @@ OwningOpRef<ModuleOp> Importer::run(const ModuleAST &ast) {
         if (auto layer = makeLayer(e))
           v = applyLayer(*layer, {current}, e.loc);
       } else {
-        pendingName = stmt.kind == Stmt::Kind::Assign ? stmt.target : "";
+        // `w = param(...)` and `x = Input(...)` take the assigned name.
+        bool named = stmt.kind == Stmt::Kind::Assign &&
+                     (callee == "param" || callee == "Input" || callee == "InputLayer");
+        pendingName = named ? stmt.target : "";
         v = tensorExpr(e);
         pendingName.clear();
       }

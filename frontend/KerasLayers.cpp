@@ -7,6 +7,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "frontend/Importer.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/xxhash.h"
 
 using namespace mlir;
 using namespace kiln;
@@ -102,7 +104,8 @@ bool Importer::checkActivationName(StringRef name, llvm::SMLoc loc) {
   }
   StringRef guess = closestMatch(name, supported);
   error(loc, "unknown activation '" + name + "'" +
-                 (guess.empty() ? Twine("; expected one of linear, relu, sigmoid, tanh, softmax")
+                 (guess.empty() ? Twine("; expected one of linear, relu, sigmoid, tanh, softmax, "
+                                        "exponential, log_softmax")
                                 : "; did you mean '" + guess + "'?"));
   return false;
 }
@@ -126,7 +129,16 @@ std::shared_ptr<Layer> Importer::makeLayer(const Expr &call) {
   std::string spelled = calleeName(call);
   const LayerKind *kind = findLayer(spelled);
   if (!kind) {
-    error(call.loc, "'" + spelled + "' is not a layer");
+    if (isUnsupportedKerasLayer(spelled)) {
+      error(call.loc, "the Keras layer " + spelled + " is not supported by Kiln yet");
+      return nullptr;
+    }
+    SmallVector<StringRef> classes;
+    for (const LayerKind &k : kLayers)
+      classes.push_back(k.cls);
+    StringRef guess = closestMatch(spelled, classes);
+    error(call.loc, "'" + spelled + "' is not a layer" +
+                        (guess.empty() ? Twine("") : "; did you mean '" + guess + "'?"));
     return nullptr;
   }
   Args args;
@@ -299,7 +311,7 @@ std::shared_ptr<Layer> Importer::makeLayer(const Expr &call) {
     if (!rate)
       return nullptr;
     if (!(*rate >= 0 && *rate < 1)) {
-      error(r->loc, "Dropout rate must be in [0, 1), got " + r->text);
+      error(r->loc, "Dropout rate must be in [0, 1), got " + llvm::formatv("{0}", *rate));
       return nullptr;
     }
     layer->rate = *rate;
@@ -348,6 +360,10 @@ std::shared_ptr<Layer> Importer::makeLayer(const Expr &call) {
     name = uniqueLayerName(kind->base);
   }
   layer->name = name;
+  // Keras draws an unseeded Dropout's seed at random; Kiln derives it from the
+  // layer name, so runs are reproducible and two Dropout layers still differ.
+  if (cls == "Dropout" && !(args.get("seed") && !isNone(args.get("seed"))))
+    layer->seed = int64_t(llvm::xxh3_64bits(name) >> 1);
   return layer;
 }
 

@@ -49,10 +49,24 @@ public:
 
 private:
   void advance() {
-    tok = lexer.next();
+    if (peeked) {
+      tok = std::move(lookahead);
+      peeked = false;
+    } else {
+      tok = lexer.next();
+    }
     // Inside brackets a newline is just white space.
     while (nesting > 0 && tok.is(TokenKind::Newline))
       tok = lexer.next();
+  }
+
+  /// The token after `tok` (used only at the start of a statement).
+  const Token &peek() {
+    if (!peeked) {
+      lookahead = lexer.next();
+      peeked = true;
+    }
+    return lookahead;
   }
 
   bool consumeIf(TokenKind kind) {
@@ -94,19 +108,24 @@ private:
   std::optional<Stmt> parseStatement() {
     Stmt stmt;
     stmt.loc = tok.loc();
-    if (tok.is(TokenKind::Identifier) && tok.text == "model") {
+    // `model` and `output` are keywords only when a name follows, so
+    // `model.compile(...)` and `output = ...` read as they do in Keras code.
+    if (tok.is(TokenKind::Identifier) && (tok.text == "import" || tok.text == "from") &&
+        peek().is(TokenKind::Identifier)) {
+      error("Kiln model files need no imports: Keras names such as Dense or "
+            "keras.layers.Dense are built in; remove this line");
+      return std::nullopt;
+    }
+    if (tok.is(TokenKind::Identifier) && tok.text == "model" && peek().is(TokenKind::Identifier)) {
       advance();
       stmt.kind = Stmt::Kind::Model;
-      if (!tok.is(TokenKind::Identifier)) {
-        error("expected the model's name after 'model', found " + found());
-        return std::nullopt;
-      }
       stmt.target = tok.text.str();
       stmt.targetLoc = tok.loc();
       advance();
       return stmt;
     }
-    if (tok.is(TokenKind::Identifier) && tok.text == "output") {
+    if (tok.is(TokenKind::Identifier) && tok.text == "output" &&
+        peek().is(TokenKind::Identifier)) {
       advance();
       stmt.kind = Stmt::Kind::Output;
       do {
@@ -252,8 +271,12 @@ private:
     return true;
   }
 
+  /// Points at the innermost open bracket, once per error.
   bool closeAfterError(llvm::SMLoc open, llvm::StringRef bracket) {
-    diags.note(open, "to match this '" + bracket + "'");
+    if (notedError != diags.errorCount()) {
+      notedError = diags.errorCount();
+      diags.note(open, "to match this '" + bracket + "'");
+    }
     return false;
   }
 
@@ -338,7 +361,10 @@ private:
   Diagnostics &diags;
   Lexer lexer;
   Token tok;
+  Token lookahead;
+  bool peeked = false;
   unsigned nesting = 0;
+  unsigned notedError = ~0u;
 };
 
 } // namespace

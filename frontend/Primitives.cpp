@@ -191,6 +191,10 @@ Value Importer::primitive(const Expr &call, StringRef name) {
       keep = boolArg(k, "keepdims");
     if (!x || !axes || !keep)
       return nullptr;
+    // axis=() reduces over nothing (NumPy); the op's empty `axes` means all.
+    if (const Expr *a = args.get("axis");
+        a && (a->kind == Expr::Kind::Tuple || a->kind == Expr::Kind::List) && a->elements.empty())
+      return x;
     NamedAttrList attrs;
     attrs.append("axes", builder.getDenseI64ArrayAttr(*axes));
     attrs.append("keepdims", builder.getBoolAttr(*keep));

@@ -42,6 +42,8 @@ bool Importer::bindArgs(const Expr &call, StringRef callee, ArrayRef<StringRef> 
       loc = a.keywordLoc;
       if (!llvm::is_contained(params, key)) {
         StringRef guess = closestMatch(key, params);
+        if (key == "lr" && llvm::is_contained(params, "learning_rate"))
+          guess = "learning_rate";
         error(loc, callee + " has no argument '" + key + "'" +
                        (guess.empty() ? Twine("") : "; did you mean '" + guess + "'?"));
         return false;
@@ -152,8 +154,8 @@ static std::string initializerName(StringRef spelling) {
 
 std::optional<InitSpec> Importer::initializer(const Expr *e, StringRef what) {
   InitSpec spec;
-  if (isNone(e))
-    return InitSpec{"zeros", {}};
+  if (isNone(e)) // Keras 3: add_weight(initializer=None) uses glorot_uniform
+    return InitSpec{"glorot_uniform", {}};
   const Expr *call = e->kind == Expr::Kind::Call ? e : nullptr;
   if (call && call->callee->kind != Expr::Kind::Name) {
     error(e->loc, "expected an initializer for " + what);
@@ -239,8 +241,8 @@ std::optional<RegSpec> Importer::regularizer(const Expr *e, StringRef what) {
       reg.l1 = 0.01;
     else if (*name == "l2")
       reg.l2 = 0.01;
-    else if (*name == "l1_l2")
-      reg.l1 = 0.01, reg.l2 = 0.01;
+    else if (*name == "l1_l2") // Keras 3: L1L2() with both factors 0
+      reg.l1 = 0.0, reg.l2 = 0.0;
     else {
       error(e->loc, "unknown regularizer '" + *name + "' for " + what +
                         "; expected \"l1\", \"l2\", \"l1_l2\" or a call such as l2(0.01)");
@@ -264,8 +266,8 @@ std::optional<RegSpec> Importer::regularizer(const Expr *e, StringRef what) {
     if (!bindArgs(*e, name, {"l1", "l2"}, args))
       return std::nullopt;
     for (StringRef p : {"l1", "l2"}) {
-      // keras.regularizers.l1_l2 defaults to 0.01 each; the L1L2 class to 0.
-      std::optional<double> f = lower == "l1_l2" ? 0.01 : 0.0;
+      // Keras 3: l1_l2 is an alias of L1L2, whose factors default to 0.
+      std::optional<double> f = 0.0;
       if (const Expr *v = args.get(p))
         f = floatArg(v, p);
       if (!f)
@@ -309,7 +311,6 @@ static std::string lossName(StringRef spelling) {
 static std::string metricName(StringRef spelling) {
   static const std::pair<StringRef, StringRef> aliases[] = {
       {"acc", "accuracy"},
-      {"Accuracy", "accuracy"},
       {"mse", "mean_squared_error"},
       {"MeanSquaredError", "mean_squared_error"},
       {"mae", "mean_absolute_error"},
@@ -324,43 +325,46 @@ static std::string metricName(StringRef spelling) {
 }
 
 namespace {
-/// A Keras optimizer: its hyperparameters and defaults, in positional order.
+/// One hyperparameter of a Keras optimizer: numbers (NaN default = None,
+/// left out of the config) or flags.
+struct Hyper {
+  StringRef name;
+  bool flag;
+  double number;
+};
+/// A Keras 3 optimizer's hyperparameters in its positional order, with defaults.
 struct OptimizerSpec {
   StringRef name;
-  std::vector<std::pair<StringRef, double>> numbers; // NaN default: None (omitted)
-  std::vector<std::pair<StringRef, bool>> flags;
+  std::vector<Hyper> params;
 };
 } // namespace
 
 static const double kNone = std::numeric_limits<double>::quiet_NaN();
 
 static const OptimizerSpec *optimizerSpec(StringRef name) {
-  // Hyperparameters every Keras 3 optimizer shares, after its own.
-  static const std::vector<std::pair<StringRef, double>> common = {
-      {"clipnorm", kNone},         {"clipvalue", kNone},
-      {"global_clipnorm", kNone},  {"ema_momentum", 0.99},
-      {"ema_overwrite_frequency", kNone}, {"loss_scale_factor", kNone},
-      {"gradient_accumulation_steps", kNone}};
-  auto with = [&](std::vector<std::pair<StringRef, double>> own) {
+  auto num = [](StringRef n, double d) { return Hyper{n, false, d}; };
+  auto flag = [](StringRef n, bool d) { return Hyper{n, true, d ? 1.0 : 0.0}; };
+  // Shared by every Keras 3 optimizer, after its own arguments.
+  auto with = [&](std::vector<Hyper> own) {
+    std::vector<Hyper> common = {
+        num("clipnorm", kNone),          num("clipvalue", kNone),
+        num("global_clipnorm", kNone),   flag("use_ema", false),
+        num("ema_momentum", 0.99),       num("ema_overwrite_frequency", kNone),
+        num("loss_scale_factor", kNone), num("gradient_accumulation_steps", kNone)};
     own.insert(own.end(), common.begin(), common.end());
     return own;
   };
   static const OptimizerSpec specs[] = {
-      {"sgd",
-       with({{"learning_rate", 0.01}, {"momentum", 0.0}, {"weight_decay", kNone}}),
-       {{"nesterov", false}, {"use_ema", false}}},
-      {"adam",
-       with({{"learning_rate", 0.001}, {"beta_1", 0.9}, {"beta_2", 0.999}, {"epsilon", 1e-7},
-             {"weight_decay", kNone}}),
-       {{"amsgrad", false}, {"use_ema", false}}},
-      {"adamw",
-       with({{"learning_rate", 0.001}, {"weight_decay", 0.004}, {"beta_1", 0.9},
-             {"beta_2", 0.999}, {"epsilon", 1e-7}}),
-       {{"amsgrad", false}, {"use_ema", false}}},
-      {"rmsprop",
-       with({{"learning_rate", 0.001}, {"rho", 0.9}, {"momentum", 0.0}, {"epsilon", 1e-7},
-             {"weight_decay", kNone}}),
-       {{"centered", false}, {"use_ema", false}}},
+      {"sgd", with({num("learning_rate", 0.01), num("momentum", 0.0), flag("nesterov", false),
+                    num("weight_decay", kNone)})},
+      {"adam", with({num("learning_rate", 0.001), num("beta_1", 0.9), num("beta_2", 0.999),
+                     num("epsilon", 1e-7), flag("amsgrad", false), num("weight_decay", kNone)})},
+      {"adamw", with({num("learning_rate", 0.001), num("weight_decay", 0.004),
+                      num("beta_1", 0.9), num("beta_2", 0.999), num("epsilon", 1e-7),
+                      flag("amsgrad", false)})},
+      {"rmsprop", with({num("learning_rate", 0.001), num("rho", 0.9), num("momentum", 0.0),
+                        num("epsilon", 1e-7), flag("centered", false),
+                        num("weight_decay", kNone)})},
   };
   for (const OptimizerSpec &s : specs)
     if (s.name == name)
@@ -493,17 +497,25 @@ void Importer::compileCall(const Expr &call) {
   Args oargs;
   if (optCall) {
     SmallVector<StringRef> params;
-    for (auto &[n, _] : os->numbers)
-      params.push_back(n);
-    for (auto &[n, _] : os->flags)
-      params.push_back(n);
+    for (const Hyper &h : os->params)
+      params.push_back(h.name);
     params.push_back("name");
-    // Positional order in Keras: learning_rate first, then the optimizer's own.
     if (!bindArgs(*optCall, optName, params, oargs))
       return;
   }
-  for (auto &[n, dflt] : os->numbers) {
+  for (const Hyper &h : os->params) {
+    StringRef n = h.name;
     const Expr *v = oargs.get(n);
+    if (h.flag) {
+      std::optional<bool> b = h.number != 0;
+      if (v)
+        b = boolArg(v, n);
+      if (!b)
+        return;
+      spec.optimizerConfig.append(n, builder.getBoolAttr(*b));
+      continue;
+    }
+    double dflt = h.number;
     if (v && v->kind == Expr::Kind::Call) {
       error(v->loc, n == "learning_rate"
                         ? Twine("learning-rate schedules are not supported by Kiln yet; give "
@@ -532,21 +544,14 @@ void Importer::compileCall(const Expr &call) {
       return;
     }
     bool integral = n == "ema_overwrite_frequency" || n == "gradient_accumulation_steps";
+    if (integral && *x != std::floor(*x)) {
+      error(v->loc, n + " must be a whole number");
+      return;
+    }
     if (integral)
       spec.optimizerConfig.append(n, builder.getI64IntegerAttr((int64_t)*x));
     else
       spec.optimizerConfig.append(n, builder.getF32FloatAttr(*x));
-  }
-  for (auto &[n, dflt] : os->flags) {
-    std::optional<bool> b = dflt;
-    if (const Expr *v = oargs.get(n))
-      b = boolArg(v, n);
-    if (!b)
-      return;
-    if (*b && (n == "use_ema" || n == "amsgrad" || n == "centered")) {
-      // Accepted and recorded; the optimizer update (training issue) honours them.
-    }
-    spec.optimizerConfig.append(n, builder.getBoolAttr(*b));
   }
 
   // Metrics.
@@ -559,7 +564,7 @@ void Importer::compileCall(const Expr &call) {
       std::string spelling;
       if (item->kind == Expr::Kind::Call && item->callee->kind == Expr::Kind::Name) {
         spelling = calleeName(*item);
-        if (!item->args.empty()) {
+        if (!item->args.empty() && llvm::is_contained(knownMetrics(), metricName(spelling))) {
           error(item->args.front().value->loc,
                 "metric arguments are not supported yet; write " + spelling + "()");
           return;
@@ -593,20 +598,25 @@ void Importer::fitCall(const Expr &call) {
     return;
   }
   Args args;
+  // Keras's fit() signature, in its positional order.
   if (!bindArgs(call, "fit",
-                {"epochs", "batch_size", "validation_split", "shuffle", "verbose",
-                 "initial_epoch", "steps_per_epoch", "validation_steps", "validation_freq",
-                 "class_weight", "sample_weight", "callbacks"},
+                {"x", "y", "batch_size", "epochs", "verbose", "callbacks", "validation_split",
+                 "validation_data", "shuffle", "class_weight", "sample_weight", "initial_epoch",
+                 "steps_per_epoch", "validation_steps", "validation_batch_size",
+                 "validation_freq"},
                 args))
     return;
+  for (StringRef data : {"x", "y", "validation_data"})
+    if (const Expr *v = args.get(data); v && !isNone(v)) {
+      error(v->loc, "training data is not part of a model file: fit(...) here only sets "
+                    "defaults such as epochs and batch_size; remove " + data);
+      return;
+    }
   for (StringRef unsupported : {"initial_epoch", "steps_per_epoch", "validation_steps",
-                                "validation_freq", "class_weight", "sample_weight",
-                                "callbacks"})
+                                "validation_batch_size", "validation_freq", "class_weight",
+                                "sample_weight", "callbacks"})
     if (const Expr *v = args.get(unsupported); v && !isNone(v)) {
-      error(v->loc, "fit(" + unsupported + "=...) is not supported in a model file" +
-                        (unsupported == "callbacks"
-                             ? Twine("; early stopping is a kiln-run fit option")
-                             : Twine("")));
+      error(v->loc, "fit(" + unsupported + "=...) is not supported in a model file");
       return;
     }
   NamedAttrList config;

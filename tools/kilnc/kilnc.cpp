@@ -89,8 +89,16 @@ int main(int argc, char **argv) {
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
   registerAsmPrinterCLOptions();
-  cl::HideUnrelatedOptions({&kilncCategory, &cl::getGeneralCategory()});
-  cl::ParseCommandLineOptions(argc, argv, "Kiln model compiler\n");
+  // LLVM's own (back-end) options would bury kilnc's in --help; MLIR's
+  // printing flags stay accepted and are listed below.
+  cl::HideUnrelatedOptions(kilncCategory);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "Kiln model compiler\n\n"
+      "  kilnc model.kiln [--emit=ast|graph] [--batch-size=N] [-o out]\n\n"
+      "Also accepted (see --help-hidden): MLIR's --mlir-print-ir-after-all,\n"
+      "--mlir-print-ir-before=<pass>, --mlir-print-debuginfo, --mlir-timing,\n"
+      "--mlir-elide-elementsattrs-if-larger=N, --mlir-pass-statistics.\n");
 
   if (batchSize < 0) {
     llvm::errs() << "kilnc: error: --batch-size must be positive\n";
