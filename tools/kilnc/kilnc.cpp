@@ -14,8 +14,10 @@
 #include "frontend/AST.h"
 #include "frontend/ImportGraph.h"
 #include "frontend/Parser.h"
-#include "ir/KilnDialect.h"
+#include "ir/KilnOps.h"
 #include "passes/Passes.h"
+#include "codegen/cpu/CpuBackend.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
@@ -40,12 +42,24 @@ static cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdo
                                        cl::value_desc("file"), cl::init("-"),
                                        cl::cat(kilncCategory));
 
-enum class Emit { AST, Graph };
-static cl::opt<Emit> emit("emit", cl::desc("What to produce"), cl::init(Emit::Graph),
-                          cl::values(clEnumValN(Emit::AST, "ast", "the syntax tree"),
-                                     clEnumValN(Emit::Graph, "graph",
-                                                "the graph in the kiln dialect (default)")),
-                          cl::cat(kilncCategory));
+enum class Emit { Auto, AST, Graph, Linalg, LLVMDialect, LLVM, Asm, Obj, SharedObject };
+static cl::opt<Emit> emit(
+    "emit", cl::desc("What to produce"), cl::init(Emit::Auto),
+    cl::values(clEnumValN(Emit::AST, "ast", "the syntax tree"),
+               clEnumValN(Emit::Graph, "graph", "the graph in the kiln dialect (default)"),
+               clEnumValN(Emit::Linalg, "linalg", "linalg on tensors, entry-point arguments"),
+               clEnumValN(Emit::LLVMDialect, "llvm-dialect",
+                          "bufferized and lowered to MLIR's LLVM dialect"),
+               clEnumValN(Emit::LLVM, "llvm", "optimised LLVM IR"),
+               clEnumValN(Emit::Asm, "asm", "assembly for the target CPU"),
+               clEnumValN(Emit::Obj, "obj", "an object file"),
+               clEnumValN(Emit::SharedObject, "so", "the shared object a .kbin carries")),
+    cl::cat(kilncCategory));
+static cl::opt<std::string> targetCpu("cpu",
+                                      cl::desc("CPU to generate code for: native (default, "
+                                               "e.g. AVX-512), or a portable LLVM CPU name "
+                                               "such as x86-64-v3 (AVX2) or x86-64"),
+                                      cl::init("native"), cl::cat(kilncCategory));
 static cl::opt<int64_t> batchSize("batch-size",
                                   cl::desc("Specialise entry points for this batch size "
                                            "(default: leave the batch dimension dynamic)"),
@@ -121,9 +135,10 @@ int main(int argc, char **argv) {
   sources.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
 
   DialectRegistry registry;
-  registry.insert<kiln::KilnDialect, func::FuncDialect>();
+  registry.insert<kiln::KilnDialect>();
+  kiln::cpu::registerCpuBackend(registry);
   MLIRContext context(registry);
-  context.loadAllAvailableDialects();
+  context.loadDialect<kiln::KilnDialect, func::FuncDialect>();
   SourceMgrDiagnosticHandler mlirDiagnostics(sources, &context);
 
   std::string error;
@@ -163,19 +178,85 @@ int main(int argc, char **argv) {
                   [&](llvm::raw_ostream &os) { module->print(os, printingFlags()); }))
     return 1;
 
+  if (emit == Emit::Auto)
+    emit = Emit::Graph;
+  // Code needs static shapes: without --batch-size, use the file's
+  // fit(batch_size=...), else Keras's default of 32.
+  int64_t batch = batchSize;
+  if (batch == 0 && emit != Emit::Graph) {
+    batch = 32;
+    for (auto t : module->getOps<kiln::TrainingOp>())
+      if (auto b = t.getFitConfig().getAs<IntegerAttr>("batch_size"))
+        batch = b.getInt();
+  }
+
   PassManager pm(&context);
   if (failed(applyPassManagerCLOptions(pm)))
     return 1;
-  if (batchSize > 0)
-    pm.addPass(kiln::createSpecializeBatch(kiln::SpecializeBatchOptions{batchSize}));
+  if (batch > 0)
+    pm.addPass(kiln::createSpecializeBatch(kiln::SpecializeBatchOptions{batch}));
   if (failed(pm.run(*module)))
     return 1;
-  if (batchSize > 0 &&
+  if (batch > 0 &&
       !writeStage("03-graph-batch.mlir",
                   [&](llvm::raw_ostream &os) { module->print(os, printingFlags()); }))
     return 1;
+  auto finish = [&]() {
+    module->print(output->os(), printingFlags());
+    output->keep();
+    return 0;
+  };
+  if (emit == Emit::Graph)
+    return finish();
 
-  module->print(output->os(), printingFlags());
+  if (failed(kiln::cpu::lowerToLinalg(*module)))
+    return 1;
+  if (!writeStage("04-linalg.mlir", [&](llvm::raw_ostream &os) { module->print(os, printingFlags()); }))
+    return 1;
+  if (emit == Emit::Linalg)
+    return finish();
+
+  if (failed(kiln::cpu::lowerToLLVMDialect(*module)))
+    return 1;
+  if (!writeStage("05-llvm-dialect.mlir",
+                  [&](llvm::raw_ostream &os) { module->print(os, printingFlags()); }))
+    return 1;
+  if (emit == Emit::LLVMDialect)
+    return finish();
+
+  auto tm = kiln::cpu::createTargetMachine(targetCpu, error);
+  if (!tm) {
+    llvm::errs() << "kilnc: error: " << error << "\n";
+    return 1;
+  }
+  llvm::LLVMContext llvmContext;
+  auto llvmModule = kiln::cpu::translateToLLVMIR(*module, llvmContext, *tm);
+  if (!llvmModule)
+    return 1;
+  if (!writeStage("06-llvm.ll", [&](llvm::raw_ostream &os) { llvmModule->print(os, nullptr); }))
+    return 1;
+  if (emit == Emit::LLVM) {
+    llvmModule->print(output->os(), nullptr);
+    output->keep();
+    return 0;
+  }
+  std::string code;
+  bool assembly = emit == Emit::Asm;
+  if (!kiln::cpu::emitCode(*llvmModule, *tm,
+                           assembly ? kiln::cpu::CodeKind::Assembly : kiln::cpu::CodeKind::Object,
+                           code, error)) {
+    llvm::errs() << "kilnc: error: " << error << "\n";
+    return 1;
+  }
+  if (emit == Emit::SharedObject) {
+    std::string so;
+    if (!kiln::cpu::linkSharedObject(code, so, error)) {
+      llvm::errs() << "kilnc: error: " << error << "\n";
+      return 1;
+    }
+    code = std::move(so);
+  }
+  output->os() << code;
   output->keep();
   return 0;
 }

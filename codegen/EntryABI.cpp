@@ -1,0 +1,141 @@
+//===- EntryABI.cpp - the calling convention of compiled entry points -----===//
+//
+// Three passes that turn a graph function into the .kbin ABI (artifact/kbin.fbs):
+//   kiln-params-to-arguments   parameters become arguments after the inputs;
+//   kiln-plan-scratch          every buffer of a step lives in one scratch arena;
+//   kiln-packed-entry-points   `void kiln_<f>(void **buffers)` wrappers.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/Passes.h"
+#include "ir/KilnOps.h"
+#include "llvm/ADT/MapVector.h"
+
+namespace kiln {
+#define GEN_PASS_DEF_PARAMSTOARGUMENTS
+#define GEN_PASS_DEF_PLANSCRATCH
+#define GEN_PASS_DEF_PACKEDENTRYPOINTS
+#include "codegen/Passes.h.inc"
+} // namespace kiln
+
+using namespace mlir;
+
+namespace {
+
+struct ParamsToArguments : kiln::impl::ParamsToArgumentsBase<ParamsToArguments> {
+  void runOnOperation() override {
+    for (auto func : getOperation().getOps<func::FuncOp>()) {
+      if (func.isExternal())
+        continue;
+      SmallVector<kiln::ReadParamOp> reads;
+      func.walk([&](kiln::ReadParamOp op) { reads.push_back(op); });
+      llvm::MapVector<StringAttr, unsigned> argOf;
+      for (kiln::ReadParamOp read : reads) {
+        StringAttr name = read.getNameAttr().getAttr();
+        auto [it, fresh] = argOf.try_emplace(name, func.getNumArguments());
+        if (fresh) {
+          NamedAttrList attrs;
+          attrs.append("kiln.param", name);
+          func.insertArgument(it->second, read.getType(), attrs.getDictionary(&getContext()),
+                              read.getLoc());
+        }
+        read.replaceAllUsesWith(func.getArgument(it->second));
+        read.erase();
+      }
+    }
+  }
+};
+
+constexpr int64_t kAlignment = 64;
+
+struct PlanScratch : kiln::impl::PlanScratchBase<PlanScratch> {
+  void runOnOperation() override {
+    for (auto func : getOperation().getOps<func::FuncOp>())
+      if (!func.isExternal() && failed(plan(func)))
+        return signalPassFailure();
+  }
+
+  LogicalResult plan(func::FuncOp func) {
+    SmallVector<memref::AllocOp> allocs;
+    func.walk([&](memref::AllocOp op) { allocs.push_back(op); });
+    SmallVector<int64_t> offsets;
+    int64_t total = 0;
+    for (memref::AllocOp alloc : allocs) {
+      MemRefType type = alloc.getType();
+      if (!type.hasStaticShape() || !type.getLayout().isIdentity())
+        return alloc.emitError("kiln-plan-scratch needs static, identity-layout buffers, got ")
+               << type;
+      int64_t bytes = type.getNumElements() * ((type.getElementTypeBitWidth() + 7) / 8);
+      offsets.push_back(total);
+      total += llvm::alignTo(bytes, kAlignment);
+    }
+    auto scratchType = MemRefType::get({total}, IntegerType::get(&getContext(), 8));
+    NamedAttrList attrs;
+    attrs.append("kiln.scratch", UnitAttr::get(&getContext()));
+    unsigned index = func.getNumArguments();
+    func.insertArgument(index, scratchType, attrs.getDictionary(&getContext()), func.getLoc());
+    Value scratch = func.getArgument(index);
+    func->setAttr("kiln.scratch_bytes", IntegerAttr::get(IntegerType::get(&getContext(), 64), total));
+
+    for (auto [alloc, offset] : llvm::zip(allocs, offsets)) {
+      OpBuilder b(alloc);
+      Value at = b.create<arith::ConstantIndexOp>(alloc.getLoc(), offset);
+      Value view = b.create<memref::ViewOp>(alloc.getLoc(), alloc.getType(), scratch, at,
+                                            ValueRange{});
+      for (Operation *user : llvm::make_early_inc_range(alloc->getUsers()))
+        if (isa<memref::DeallocOp>(user))
+          user->erase();
+      alloc.replaceAllUsesWith(view);
+      alloc.erase();
+    }
+    return success();
+  }
+};
+
+struct PackedEntryPoints : kiln::impl::PackedEntryPointsBase<PackedEntryPoints> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+    auto ptr = LLVM::LLVMPointerType::get(ctx);
+    SmallVector<LLVM::LLVMFuncOp> entries;
+    for (auto f : module.getOps<LLVM::LLVMFuncOp>())
+      if (!f.isExternal() && !f.getName().starts_with("kiln_") &&
+          f.getLinkage() == LLVM::Linkage::External)
+        entries.push_back(f);
+    // Kiln's argument tags (kiln.name, kiln.param, kiln.scratch) have served
+    // the artifact writer; LLVM IR export would warn about them.
+    for (LLVM::LLVMFuncOp f : entries) {
+      f.removeArgAttrsAttr(); // only Kiln's tags are there (bare pointers)
+      f.removeResAttrsAttr();
+      f->removeAttr("kiln.scratch_bytes");
+    }
+    OpBuilder b(module.getBodyRegion());
+    b.setInsertionPointToEnd(module.getBody());
+    for (LLVM::LLVMFuncOp f : entries) {
+      LLVM::LLVMFunctionType fnType = f.getFunctionType();
+      if (!llvm::all_of(fnType.getParams(), [&](Type t) { return t == ptr; }) ||
+          !llvm::isa<LLVM::LLVMVoidType>(fnType.getReturnType())) {
+        f.emitError("entry point must take only buffer pointers and return nothing "
+                    "(bare-pointer calling convention)");
+        return signalPassFailure();
+      }
+      Location loc = f.getLoc();
+      auto wrapper = b.create<LLVM::LLVMFuncOp>(
+          loc, ("kiln_" + f.getName()).str(),
+          LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptr}));
+      Block *body = wrapper.addEntryBlock(b);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(body);
+      SmallVector<Value> args;
+      for (unsigned i = 0; i < fnType.getNumParams(); ++i) {
+        Value slot = b.create<LLVM::GEPOp>(loc, ptr, ptr, body->getArgument(0),
+                                           ArrayRef<LLVM::GEPArg>{int32_t(i)});
+        args.push_back(b.create<LLVM::LoadOp>(loc, ptr, slot));
+      }
+      b.create<LLVM::CallOp>(loc, f, args);
+      b.create<LLVM::ReturnOp>(loc, ValueRange{});
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,535 @@
+//===- KilnToLinalg.cpp - kiln ops -> linalg on tensors -------------------===//
+//
+// One conversion pattern per op (or op family). Everything is static-shaped
+// and in destination-passing style: each result starts as tensor.empty (+
+// linalg.fill where it accumulates), so bufferization can place it without
+// copies.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/Passes.h"
+#include "ir/KilnOps.h"
+#include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
+#include "mlir/IR/AffineMap.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace kiln {
+#define GEN_PASS_DEF_KILNTOLINALG
+#include "codegen/Passes.h.inc"
+} // namespace kiln
+
+using namespace mlir;
+using namespace kiln;
+
+namespace {
+
+RankedTensorType tensorType(Value v) { return llvm::cast<RankedTensorType>(v.getType()); }
+
+Value emptyLike(OpBuilder &b, Location loc, RankedTensorType type) {
+  return b.create<tensor::EmptyOp>(loc, type.getShape(), type.getElementType());
+}
+
+Value floatConst(OpBuilder &b, Location loc, Type type, double v) {
+  return b.create<arith::ConstantOp>(loc, type, b.getFloatAttr(type, v));
+}
+
+Value filled(OpBuilder &b, Location loc, RankedTensorType type, double v) {
+  Value init = emptyLike(b, loc, type);
+  return b.create<linalg::FillOp>(loc, floatConst(b, loc, type.getElementType(), v), init)
+      .getResult(0);
+}
+
+/// Indexing map reading `operand` (NumPy-broadcast) at the iteration point of
+/// a result of rank `rank`: leading dims are dropped, size-1 dims read 0.
+AffineMap broadcastMap(MLIRContext *ctx, RankedTensorType operand, RankedTensorType result) {
+  int64_t rank = result.getRank(), offset = rank - operand.getRank();
+  SmallVector<AffineExpr> exprs;
+  for (int64_t i = 0; i < operand.getRank(); ++i) {
+    if (operand.getDimSize(i) == 1 && result.getDimSize(i + offset) != 1)
+      exprs.push_back(getAffineConstantExpr(0, ctx));
+    else
+      exprs.push_back(getAffineDimExpr(i + offset, ctx));
+  }
+  return AffineMap::get(rank, 0, exprs, ctx);
+}
+
+/// Map of a tensor that holds the iteration space minus the `dropped` dims.
+AffineMap dropDimsMap(MLIRContext *ctx, int64_t rank, ArrayRef<int64_t> dropped) {
+  SmallVector<AffineExpr> exprs;
+  for (int64_t d = 0; d < rank; ++d)
+    if (!llvm::is_contained(dropped, d))
+      exprs.push_back(getAffineDimExpr(d, ctx));
+  return AffineMap::get(rank, 0, exprs, ctx);
+}
+
+using BodyFn = function_ref<Value(OpBuilder &, Location, ValueRange)>;
+
+/// A parallel linalg.generic computing `body` over `inputs` into `resultType`.
+Value elementwise(OpBuilder &b, Location loc, RankedTensorType resultType, ValueRange inputs,
+                  ArrayRef<AffineMap> inputMaps, BodyFn body) {
+  MLIRContext *ctx = b.getContext();
+  SmallVector<AffineMap> maps(inputMaps);
+  maps.push_back(AffineMap::getMultiDimIdentityMap(resultType.getRank(), ctx));
+  SmallVector<utils::IteratorType> iterators(resultType.getRank(),
+                                             utils::IteratorType::parallel);
+  auto generic = b.create<linalg::GenericOp>(
+      loc, resultType, inputs, ValueRange{emptyLike(b, loc, resultType)}, maps, iterators,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        nb.create<linalg::YieldOp>(nloc, body(nb, nloc, args.drop_back()));
+      });
+  return generic.getResult(0);
+}
+
+/// Elementwise over operands broadcast to `resultType`.
+Value broadcastElementwise(OpBuilder &b, Location loc, RankedTensorType resultType,
+                           ValueRange inputs, BodyFn body) {
+  SmallVector<AffineMap> maps;
+  for (Value v : inputs)
+    maps.push_back(broadcastMap(b.getContext(), tensorType(v), resultType));
+  return elementwise(b, loc, resultType, inputs, maps, body);
+}
+
+/// linalg.reduce of `input` over `dims` with `combine`, starting from `init`.
+Value reduce(OpBuilder &b, Location loc, Value input, ArrayRef<int64_t> dims, double init,
+             function_ref<Value(OpBuilder &, Location, Value, Value)> combine) {
+  RankedTensorType t = tensorType(input);
+  SmallVector<int64_t> shape;
+  for (int64_t d = 0; d < t.getRank(); ++d)
+    if (!llvm::is_contained(dims, d))
+      shape.push_back(t.getDimSize(d));
+  auto type = RankedTensorType::get(shape, t.getElementType());
+  Value acc = filled(b, loc, type, init);
+  auto op = b.create<linalg::ReduceOp>(
+      loc, ValueRange{input}, ValueRange{acc}, dims,
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        nb.create<linalg::YieldOp>(nloc, combine(nb, nloc, args[0], args[1]));
+      });
+  return op.getResult(0);
+}
+
+Value addF(OpBuilder &b, Location l, Value x, Value y) { return b.create<arith::AddFOp>(l, x, y); }
+Value maxF(OpBuilder &b, Location l, Value x, Value y) { return b.create<arith::MaximumFOp>(l, x, y); }
+Value minF(OpBuilder &b, Location l, Value x, Value y) { return b.create<arith::MinimumFOp>(l, x, y); }
+
+/// Reshape between static shapes with the same element count: collapse to
+/// 1-D, expand to the target (each step skipped when not needed).
+Value reshapeTo(OpBuilder &b, Location loc, Value src, RankedTensorType target) {
+  RankedTensorType s = tensorType(src);
+  if (s == target)
+    return src;
+  Value flat = src;
+  if (s.getRank() != 1) {
+    SmallVector<ReassociationIndices> all;
+    if (s.getRank() > 0)
+      all.push_back(llvm::to_vector(llvm::seq<int64_t>(0, s.getRank())));
+    auto flatType = RankedTensorType::get(s.getRank() ? ArrayRef<int64_t>{s.getNumElements()}
+                                                      : ArrayRef<int64_t>{},
+                                          s.getElementType());
+    if (s.getRank() == 0) // rank 0 -> tensor<1>: expand with no reassociation
+      flat = b.create<tensor::ExpandShapeOp>(
+          loc, RankedTensorType::get({1}, s.getElementType()), src,
+          ArrayRef<ReassociationIndices>{});
+    else
+      flat = b.create<tensor::CollapseShapeOp>(loc, flatType, src, all);
+  }
+  if (target.getRank() == 1)
+    return flat;
+  SmallVector<ReassociationIndices> all;
+  if (target.getRank() > 0)
+    all.push_back(llvm::to_vector(llvm::seq<int64_t>(0, target.getRank())));
+  if (target.getRank() == 0)
+    return b.create<tensor::CollapseShapeOp>(loc, target, flat, ArrayRef<ReassociationIndices>{});
+  return b.create<tensor::ExpandShapeOp>(loc, target, flat, all);
+}
+
+/// Pads the spatial dims (1, 2) of an NHWC tensor for "same" windows, the
+/// extra row/column going to the bottom/right as TensorFlow does.
+Value padSame(OpBuilder &b, Location loc, Value x, ArrayRef<int64_t> window,
+              ArrayRef<int64_t> strides, double padValue) {
+  RankedTensorType t = tensorType(x);
+  SmallVector<OpFoldResult> low(4, b.getIndexAttr(0)), high(4, b.getIndexAttr(0));
+  SmallVector<int64_t> shape(t.getShape());
+  bool any = false;
+  for (int i = 0; i < 2; ++i) {
+    int64_t in = t.getDimSize(1 + i), s = strides[i], k = window[i];
+    int64_t out = (in + s - 1) / s;
+    int64_t total = std::max<int64_t>((out - 1) * s + k - in, 0);
+    low[1 + i] = b.getIndexAttr(total / 2);
+    high[1 + i] = b.getIndexAttr(total - total / 2);
+    shape[1 + i] += total;
+    any |= total > 0;
+  }
+  if (!any)
+    return x;
+  auto type = RankedTensorType::get(shape, t.getElementType());
+  Value pad = floatConst(b, loc, t.getElementType(), padValue);
+  return b.create<tensor::PadOp>(loc, type, x, low, high, pad);
+}
+
+//===----------------------------------------------------------------------===//
+// Patterns
+//===----------------------------------------------------------------------===//
+
+template <typename OpT>
+struct UnaryLowering : OpConversionPattern<OpT> {
+  using OpConversionPattern<OpT>::OpConversionPattern;
+  using Adaptor = typename OpT::Adaptor;
+  LogicalResult matchAndRewrite(OpT op, Adaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    auto type = llvm::cast<RankedTensorType>(op.getType());
+    Value r = broadcastElementwise(rw, loc, type, {adaptor.getOperand()},
+                                   [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                                     return scalar(b, l, a[0]);
+                                   });
+    rw.replaceOp(op, r);
+    return success();
+  }
+  static Value scalar(OpBuilder &b, Location l, Value x) {
+    Type t = x.getType();
+    if constexpr (std::is_same_v<OpT, NegOp>) return b.create<arith::NegFOp>(l, x);
+    if constexpr (std::is_same_v<OpT, AbsOp>) return b.create<math::AbsFOp>(l, x);
+    if constexpr (std::is_same_v<OpT, ExpOp>) return b.create<math::ExpOp>(l, x);
+    if constexpr (std::is_same_v<OpT, LogOp>) return b.create<math::LogOp>(l, x);
+    if constexpr (std::is_same_v<OpT, SqrtOp>) return b.create<math::SqrtOp>(l, x);
+    if constexpr (std::is_same_v<OpT, RsqrtOp>) return b.create<math::RsqrtOp>(l, x);
+    if constexpr (std::is_same_v<OpT, SquareOp>) return b.create<arith::MulFOp>(l, x, x);
+    if constexpr (std::is_same_v<OpT, TanhOp>) return b.create<math::TanhOp>(l, x);
+    if constexpr (std::is_same_v<OpT, ReluOp>)
+      return b.create<arith::MaximumFOp>(l, x, floatConst(b, l, t, 0.0));
+    // sigmoid(x) = 1 / (1 + exp(-x))
+    Value e = b.create<math::ExpOp>(l, b.create<arith::NegFOp>(l, x));
+    Value one = floatConst(b, l, t, 1.0);
+    return b.create<arith::DivFOp>(l, one, b.create<arith::AddFOp>(l, one, e));
+  }
+};
+
+template <typename OpT>
+struct BinaryLowering : OpConversionPattern<OpT> {
+  using OpConversionPattern<OpT>::OpConversionPattern;
+  using Adaptor = typename OpT::Adaptor;
+  LogicalResult matchAndRewrite(OpT op, Adaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    auto type = llvm::cast<RankedTensorType>(op.getType());
+    Value r = broadcastElementwise(
+        rw, op.getLoc(), type, {adaptor.getLhs(), adaptor.getRhs()},
+        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          if constexpr (std::is_same_v<OpT, AddOp>) return b.create<arith::AddFOp>(l, a[0], a[1]);
+          if constexpr (std::is_same_v<OpT, SubOp>) return b.create<arith::SubFOp>(l, a[0], a[1]);
+          if constexpr (std::is_same_v<OpT, MulOp>) return b.create<arith::MulFOp>(l, a[0], a[1]);
+          if constexpr (std::is_same_v<OpT, DivOp>) return b.create<arith::DivFOp>(l, a[0], a[1]);
+          if constexpr (std::is_same_v<OpT, MaxOp>) return b.create<arith::MaximumFOp>(l, a[0], a[1]);
+          if constexpr (std::is_same_v<OpT, MinOp>) return b.create<arith::MinimumFOp>(l, a[0], a[1]);
+          return b.create<math::PowFOp>(l, a[0], a[1]);
+        });
+    rw.replaceOp(op, r);
+    return success();
+  }
+};
+
+/// softmax / log_softmax along one axis, with the max subtracted first.
+template <typename OpT, bool Log>
+struct SoftmaxLowering : OpConversionPattern<OpT> {
+  using OpConversionPattern<OpT>::OpConversionPattern;
+  using Adaptor = typename OpT::Adaptor;
+  LogicalResult matchAndRewrite(OpT op, Adaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Value x = adaptor.getOperand();
+    RankedTensorType t = tensorType(x);
+    int64_t rank = t.getRank(), axis = int64_t(op.getAxis());
+    if (axis < 0)
+      axis += rank;
+    MLIRContext *ctx = rw.getContext();
+    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    AffineMap reduced = dropDimsMap(ctx, rank, {axis});
+    Value m = reduce(rw, loc, x, {axis}, -INFINITY, maxF);
+    Value e = elementwise(rw, loc, t, {x, m}, {id, reduced},
+                          [](OpBuilder &b, Location l, ValueRange a) -> Value {
+                            return b.create<math::ExpOp>(l, b.create<arith::SubFOp>(l, a[0], a[1]));
+                          });
+    Value s = reduce(rw, loc, e, {axis}, 0.0, addF);
+    Value r;
+    if (Log)
+      r = elementwise(rw, loc, t, {x, m, s}, {id, reduced, reduced},
+                      [](OpBuilder &b, Location l, ValueRange a) -> Value {
+                        Value shifted = b.create<arith::SubFOp>(l, a[0], a[1]);
+                        return b.create<arith::SubFOp>(l, shifted, b.create<math::LogOp>(l, a[2]));
+                      });
+    else
+      r = elementwise(rw, loc, t, {e, s}, {id, reduced},
+                      [](OpBuilder &b, Location l, ValueRange a) -> Value {
+                        return b.create<arith::DivFOp>(l, a[0], a[1]);
+                      });
+    rw.replaceOp(op, r);
+    return success();
+  }
+};
+
+struct MatMulLowering : OpConversionPattern<MatMulOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(MatMulOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Value a = adaptor.getLhs(), b = adaptor.getRhs();
+    RankedTensorType ta = tensorType(a), tb = tensorType(b);
+    auto result = llvm::cast<RankedTensorType>(op.getType());
+    Type f = result.getElementType();
+    int64_t m = ta.getDimSize(ta.getRank() - 2), k = ta.getShape().back(),
+            n = tb.getShape().back();
+    Value r;
+    if (tb.getRank() == 2) {
+      // [..., M, K] x [K, N]: fold the leading dims into M.
+      int64_t rows = ta.getNumElements() / k;
+      Value a2 = reshapeTo(rw, loc, a, RankedTensorType::get({rows, k}, f));
+      auto outType = RankedTensorType::get({rows, n}, f);
+      r = rw.create<linalg::MatmulOp>(loc, ValueRange{a2, b},
+                                      ValueRange{filled(rw, loc, outType, 0.0)})
+              .getResult(0);
+    } else {
+      int64_t batch = ta.getNumElements() / (m * k);
+      Value a3 = reshapeTo(rw, loc, a, RankedTensorType::get({batch, m, k}, f));
+      Value b3 = reshapeTo(rw, loc, b, RankedTensorType::get({batch, k, n}, f));
+      auto outType = RankedTensorType::get({batch, m, n}, f);
+      r = rw.create<linalg::BatchMatmulOp>(loc, ValueRange{a3, b3},
+                                           ValueRange{filled(rw, loc, outType, 0.0)})
+              .getResult(0);
+    }
+    rw.replaceOp(op, reshapeTo(rw, loc, r, result));
+    return success();
+  }
+};
+
+struct Conv2DLowering : OpConversionPattern<Conv2DOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(Conv2DOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    auto result = llvm::cast<RankedTensorType>(op.getType());
+    RankedTensorType w = tensorType(adaptor.getKernel());
+    SmallVector<int64_t> strides(op.getStrides());
+    Value x = adaptor.getInput();
+    if (op.getPadding() == "same")
+      x = padSame(rw, loc, x, {w.getDimSize(0), w.getDimSize(1)}, strides, 0.0);
+    Value r = rw.create<linalg::Conv2DNhwcHwcfOp>(
+                    loc, result, ValueRange{x, adaptor.getKernel()},
+                    ValueRange{filled(rw, loc, result, 0.0)}, rw.getI64TensorAttr(strides),
+                    rw.getI64TensorAttr({1, 1}))
+                  .getResult(0);
+    rw.replaceOp(op, r);
+    return success();
+  }
+};
+
+template <typename OpT, bool Max>
+struct PoolLowering : OpConversionPattern<OpT> {
+  using OpConversionPattern<OpT>::OpConversionPattern;
+  using Adaptor = typename OpT::Adaptor;
+  LogicalResult matchAndRewrite(OpT op, Adaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    auto result = llvm::cast<RankedTensorType>(op.getType());
+    Type f = result.getElementType();
+    SmallVector<int64_t> window(op.getPoolSize()), strides(op.getStrides());
+    bool same = op.getPadding() == "same";
+    Value x = adaptor.getInput();
+    RankedTensorType inType = tensorType(x);
+    if (same)
+      x = padSame(rw, loc, x, window, strides, Max ? -INFINITY : 0.0);
+    Value windowTensor = rw.create<tensor::EmptyOp>(loc, window, f);
+    Value init = filled(rw, loc, result, Max ? -INFINITY : 0.0);
+    Value r;
+    if (Max)
+      r = rw.create<linalg::PoolingNhwcMaxOp>(loc, result, ValueRange{x, windowTensor},
+                                              ValueRange{init}, rw.getI64TensorAttr(strides),
+                                              rw.getI64TensorAttr({1, 1}))
+              .getResult(0);
+    else
+      r = rw.create<linalg::PoolingNhwcSumOp>(loc, result, ValueRange{x, windowTensor},
+                                              ValueRange{init}, rw.getI64TensorAttr(strides),
+                                              rw.getI64TensorAttr({1, 1}))
+              .getResult(0);
+    if (!Max) {
+      // Divide by the number of real (unpadded) elements under each window,
+      // known at compile time: a [OH, OW] constant.
+      int64_t oh = result.getDimSize(1), ow = result.getDimSize(2);
+      SmallVector<float> counts;
+      for (int64_t i = 0; i < oh; ++i)
+        for (int64_t j = 0; j < ow; ++j) {
+          int64_t c = 1;
+          for (int d = 0; d < 2; ++d) {
+            int64_t in = inType.getDimSize(1 + d), pos = d == 0 ? i : j;
+            int64_t padLow = 0;
+            if (same) {
+              int64_t out = (in + strides[d] - 1) / strides[d];
+              padLow = std::max<int64_t>((out - 1) * strides[d] + window[d] - in, 0) / 2;
+            }
+            int64_t start = pos * strides[d] - padLow;
+            int64_t lo = std::max<int64_t>(start, 0), hi = std::min(start + window[d], in);
+            c *= std::max<int64_t>(hi - lo, 1);
+          }
+          counts.push_back(float(c));
+        }
+      auto countType = RankedTensorType::get({oh, ow}, f);
+      Value countT = rw.create<arith::ConstantOp>(
+          loc, DenseElementsAttr::get(countType, ArrayRef<float>(counts)));
+      MLIRContext *ctx = rw.getContext();
+      AffineMap id = AffineMap::getMultiDimIdentityMap(4, ctx);
+      AffineMap hw = AffineMap::get(4, 0, {getAffineDimExpr(1, ctx), getAffineDimExpr(2, ctx)}, ctx);
+      r = elementwise(rw, loc, result, {r, countT}, {id, hw},
+                      [](OpBuilder &b, Location l, ValueRange a) -> Value {
+                        return b.create<arith::DivFOp>(l, a[0], a[1]);
+                      });
+    }
+    rw.replaceOp(op, r);
+    return success();
+  }
+};
+
+struct ReshapeLowering : OpConversionPattern<ReshapeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(ReshapeOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    rw.replaceOp(op, reshapeTo(rw, op.getLoc(), adaptor.getOperand(),
+                               llvm::cast<RankedTensorType>(op.getType())));
+    return success();
+  }
+};
+
+struct TransposeLowering : OpConversionPattern<TransposeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(TransposeOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    auto type = llvm::cast<RankedTensorType>(op.getType());
+    Value init = emptyLike(rw, op.getLoc(), type);
+    rw.replaceOp(op, rw.create<linalg::TransposeOp>(op.getLoc(), adaptor.getOperand(), init,
+                                                    op.getPerm())
+                         .getResult());
+    return success();
+  }
+};
+
+struct ConcatLowering : OpConversionPattern<ConcatOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(ConcatOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    auto type = llvm::cast<RankedTensorType>(op.getType());
+    int64_t rank = type.getRank(), axis = int64_t(op.getAxis());
+    if (axis < 0)
+      axis += rank;
+    Value acc = emptyLike(rw, loc, type);
+    int64_t offset = 0;
+    for (Value in : adaptor.getInputs()) {
+      RankedTensorType t = tensorType(in);
+      SmallVector<OpFoldResult> offsets(rank, rw.getIndexAttr(0)), sizes, strides(rank, rw.getIndexAttr(1));
+      for (int64_t d = 0; d < rank; ++d)
+        sizes.push_back(rw.getIndexAttr(t.getDimSize(d)));
+      offsets[axis] = rw.getIndexAttr(offset);
+      acc = rw.create<tensor::InsertSliceOp>(loc, in, acc, offsets, sizes, strides);
+      offset += t.getDimSize(axis);
+    }
+    rw.replaceOp(op, acc);
+    return success();
+  }
+};
+
+template <typename OpT>
+struct ReduceLowering : OpConversionPattern<OpT> {
+  using OpConversionPattern<OpT>::OpConversionPattern;
+  using Adaptor = typename OpT::Adaptor;
+  LogicalResult matchAndRewrite(OpT op, Adaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Value x = adaptor.getOperand();
+    RankedTensorType t = tensorType(x);
+    int64_t rank = t.getRank();
+    SmallVector<int64_t> dims;
+    for (int64_t a : op.getAxes())
+      dims.push_back(a < 0 ? a + rank : a);
+    if (dims.empty())
+      dims = llvm::to_vector(llvm::seq<int64_t>(0, rank));
+    llvm::sort(dims);
+    Value r;
+    if constexpr (std::is_same_v<OpT, ReduceMaxOp>)
+      r = reduce(rw, loc, x, dims, -INFINITY, maxF);
+    else if constexpr (std::is_same_v<OpT, ReduceMinOp>)
+      r = reduce(rw, loc, x, dims, INFINITY, minF);
+    else
+      r = reduce(rw, loc, x, dims, 0.0, addF);
+    if constexpr (std::is_same_v<OpT, ReduceMeanOp>) {
+      int64_t count = 1;
+      for (int64_t d : dims)
+        count *= t.getDimSize(d);
+      RankedTensorType rt = tensorType(r);
+      Value n = floatConst(rw, loc, rt.getElementType(), double(count));
+      r = elementwise(rw, loc, rt, {r}, {AffineMap::getMultiDimIdentityMap(rt.getRank(), rw.getContext())},
+                      [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                        return b.create<arith::DivFOp>(l, a[0], n);
+                      });
+    }
+    rw.replaceOp(op, reshapeTo(rw, loc, r, llvm::cast<RankedTensorType>(op.getType())));
+    return success();
+  }
+};
+
+struct DropoutLowering : OpConversionPattern<DropoutOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(DropoutOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    rw.replaceOp(op, adaptor.getOperand()); // predict: identity
+    return success();
+  }
+};
+
+struct ConstantLowering : OpConversionPattern<ConstantOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(ConstantOp op, OpAdaptor,
+                                ConversionPatternRewriter &rw) const override {
+    auto value = llvm::dyn_cast<TypedAttr>(op.getValue());
+    if (!value)
+      return rw.notifyMatchFailure(op, "constant is not a typed attribute");
+    rw.replaceOpWithNewOp<arith::ConstantOp>(op, value);
+    return success();
+  }
+};
+
+struct KilnToLinalg : kiln::impl::KilnToLinalgBase<KilnToLinalg> {
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    WalkResult dynamic = func.walk([&](Operation *op) {
+      for (Type t : op->getResultTypes())
+        if (auto s = llvm::dyn_cast<ShapedType>(t); s && !s.hasStaticShape()) {
+          op->emitError("kiln-to-linalg needs static shapes; specialise the batch size "
+                        "first (kilnc --batch-size=N)");
+          return WalkResult::interrupt();
+        }
+      return WalkResult::advance();
+    });
+    if (dynamic.wasInterrupted())
+      return signalPassFailure();
+
+    MLIRContext *ctx = &getContext();
+    ConversionTarget target(*ctx);
+    target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect, arith::ArithDialect,
+                           math::MathDialect, func::FuncDialect>();
+    target.addIllegalDialect<KilnDialect>();
+    RewritePatternSet patterns(ctx);
+    patterns.add<UnaryLowering<NegOp>, UnaryLowering<AbsOp>, UnaryLowering<ExpOp>,
+                 UnaryLowering<LogOp>, UnaryLowering<SqrtOp>, UnaryLowering<RsqrtOp>,
+                 UnaryLowering<SquareOp>, UnaryLowering<TanhOp>, UnaryLowering<SigmoidOp>,
+                 UnaryLowering<ReluOp>>(ctx);
+    patterns.add<BinaryLowering<AddOp>, BinaryLowering<SubOp>, BinaryLowering<MulOp>,
+                 BinaryLowering<DivOp>, BinaryLowering<MaxOp>, BinaryLowering<MinOp>,
+                 BinaryLowering<PowOp>>(ctx);
+    patterns.add<SoftmaxLowering<SoftmaxOp, false>, SoftmaxLowering<LogSoftmaxOp, true>,
+                 MatMulLowering, Conv2DLowering, PoolLowering<MaxPool2DOp, true>,
+                 PoolLowering<AvgPool2DOp, false>, ReshapeLowering, TransposeLowering,
+                 ConcatLowering, ReduceLowering<ReduceSumOp>, ReduceLowering<ReduceMeanOp>,
+                 ReduceLowering<ReduceMaxOp>, ReduceLowering<ReduceMinOp>, DropoutLowering,
+                 ConstantLowering>(ctx);
+    if (failed(applyPartialConversion(func, target, std::move(patterns))))
+      signalPassFailure();
+  }
+};
+} // namespace

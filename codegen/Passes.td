@@ -1,0 +1,54 @@
+//===- Passes.td - lowering the `kiln` dialect to code -----*- tablegen -*-===//
+#ifndef KILN_CODEGEN_PASSES_TD
+#define KILN_CODEGEN_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def KilnToLinalg : Pass<"kiln-to-linalg", "::mlir::func::FuncOp"> {
+  let summary = "Lower kiln ops to linalg / tensor / arith / math on tensors";
+  let description = [{
+    Every tensor op of the dialect becomes linalg structured ops (matmul,
+    conv_2d_nhwc_hwcf, pooling_nhwc_*, generic, reduce, transpose) or tensor
+    reshapes/slices, in destination-passing style. Shapes must be static (run
+    kiln-specialize-batch first). `kiln.dropout` is the identity here (the
+    predict semantics); `kiln.read_param` must already be gone
+    (kiln-params-to-arguments).
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
+}
+
+def ParamsToArguments : Pass<"kiln-params-to-arguments", "::mlir::ModuleOp"> {
+  let summary = "Turn kiln.read_param into function arguments after the inputs";
+  let description = [{
+    Each function gets one extra argument per parameter it reads, in order of
+    first use, tagged with `kiln.param = "<name>"`; the reads are replaced by
+    the argument. This fixes the entry-point calling convention: inputs, then
+    parameters, then (after bufferization) outputs.
+  }];
+}
+
+def PlanScratch : Pass<"kiln-plan-scratch", "::mlir::ModuleOp"> {
+  let summary = "Place every buffer allocated in a function into one scratch arena argument";
+  let description = [{
+    After bufferization, replaces each static `memref.alloc` of a function by a
+    `memref.view` into a new last argument, `memref<Nxi8>`, at 64-byte aligned
+    offsets, and records N as `kiln.scratch_bytes` on the function. No
+    allocation is left inside an entry point. This first plan gives every
+    buffer its own slot; liveness-based reuse belongs to the memory planner.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect", "::mlir::arith::ArithDialect"];
+}
+
+def PackedEntryPoints : Pass<"kiln-packed-entry-points", "::mlir::ModuleOp"> {
+  let summary = "Add `void kiln_<f>(void **buffers)` for each function (LLVM dialect)";
+  let description = [{
+    Runs on the LLVM dialect, after functions were lowered with bare-pointer
+    memref arguments. For every public function `f` it adds an exported
+    `kiln_f(ptr)` that loads one pointer per argument from the array and calls
+    `f`: the packed calling convention of the .kbin (artifact/kbin.fbs).
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+#endif

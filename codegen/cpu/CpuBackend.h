@@ -1,0 +1,49 @@
+//===- CpuBackend.h - kiln graph -> native code for the host CPU ----------===//
+//
+//   lowerToLinalg      specialised graph -> linalg on tensors (ABI arguments)
+//   lowerToLLVMDialect linalg -> bufferized loops -> LLVM dialect (+ packed entries)
+//   translateToLLVMIR  LLVM dialect -> optimised llvm::Module for the target
+//   emitCode           llvm::Module -> object file or assembly
+//   linkSharedObject   object file -> ELF shared object (what a .kbin carries)
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_CODEGEN_CPU_CPUBACKEND_H
+#define KILN_CODEGEN_CPU_CPUBACKEND_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Target/TargetMachine.h"
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kiln::cpu {
+
+/// Which CPU to generate code for: "native" (the host, with all its
+/// features, e.g. AVX-512), or an LLVM CPU name such as "x86-64-v3" (AVX2)
+/// or "x86-64" (SSE2 only) for a portable binary.
+std::unique_ptr<llvm::TargetMachine> createTargetMachine(llvm::StringRef cpu, std::string &error);
+
+/// CPU features, by __builtin_cpu_supports name, that code for `tm` may use.
+std::vector<std::string> requiredFeatures(const llvm::TargetMachine &tm);
+
+mlir::LogicalResult lowerToLinalg(mlir::ModuleOp module);
+mlir::LogicalResult lowerToLLVMDialect(mlir::ModuleOp module);
+std::unique_ptr<llvm::Module> translateToLLVMIR(mlir::ModuleOp module, llvm::LLVMContext &llvmContext,
+                                                llvm::TargetMachine &tm);
+
+enum class CodeKind { Object, Assembly };
+/// Returns false and sets `error` on failure.
+bool emitCode(llvm::Module &module, llvm::TargetMachine &tm, CodeKind kind, std::string &out,
+              std::string &error);
+
+/// Links an object file into a shared object with the system's clang-19/lld.
+bool linkSharedObject(llvm::StringRef object, std::string &sharedObject, std::string &error);
+
+/// Registers the dialects and translations the CPU pipeline needs.
+void registerCpuBackend(mlir::DialectRegistry &registry);
+
+} // namespace kiln::cpu
+
+#endif
