@@ -106,8 +106,7 @@ struct PackedEntryPoints : kiln::impl::PackedEntryPointsBase<PackedEntryPoints> 
     // the artifact writer; LLVM IR export would warn about them.
     for (LLVM::LLVMFuncOp f : entries) {
       f.removeArgAttrsAttr(); // only Kiln's tags are there (bare pointers)
-      f.removeResAttrsAttr();
-      f->removeAttr("kiln.scratch_bytes");
+      f.removeResAttrsAttr(); // (kiln.scratch_bytes stays for the artifact writer)
     }
     OpBuilder b(module.getBodyRegion());
     b.setInsertionPointToEnd(module.getBody());

@@ -16,6 +16,7 @@
 #include "frontend/Parser.h"
 #include "ir/KilnOps.h"
 #include "passes/Passes.h"
+#include "codegen/Artifact.h"
 #include "codegen/cpu/CpuBackend.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -42,7 +43,7 @@ static cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdo
                                        cl::value_desc("file"), cl::init("-"),
                                        cl::cat(kilncCategory));
 
-enum class Emit { Auto, AST, Graph, Linalg, LLVMDialect, LLVM, Asm, Obj, SharedObject };
+enum class Emit { Auto, AST, Graph, Linalg, LLVMDialect, LLVM, Asm, Obj, SharedObject, Kbin };
 static cl::opt<Emit> emit(
     "emit", cl::desc("What to produce"), cl::init(Emit::Auto),
     cl::values(clEnumValN(Emit::AST, "ast", "the syntax tree"),
@@ -53,13 +54,19 @@ static cl::opt<Emit> emit(
                clEnumValN(Emit::LLVM, "llvm", "optimised LLVM IR"),
                clEnumValN(Emit::Asm, "asm", "assembly for the target CPU"),
                clEnumValN(Emit::Obj, "obj", "an object file"),
-               clEnumValN(Emit::SharedObject, "so", "the shared object a .kbin carries")),
+               clEnumValN(Emit::SharedObject, "so", "the shared object a .kbin carries"),
+               clEnumValN(Emit::Kbin, "kbin",
+                          "the compiled model artifact (default when -o ends in .kbin)")),
     cl::cat(kilncCategory));
 static cl::opt<std::string> targetCpu("cpu",
                                       cl::desc("CPU to generate code for: native (default, "
                                                "e.g. AVX-512), or a portable LLVM CPU name "
                                                "such as x86-64-v3 (AVX2) or x86-64"),
                                       cl::init("native"), cl::cat(kilncCategory));
+static cl::opt<uint64_t> seed("seed",
+                              cl::desc("Seed of the initial parameter values (initializers "
+                                       "without their own seed)"),
+                              cl::init(0), cl::cat(kilncCategory));
 static cl::opt<int64_t> batchSize("batch-size",
                                   cl::desc("Specialise entry points for this batch size "
                                            "(default: leave the batch dimension dynamic)"),
@@ -179,7 +186,11 @@ int main(int argc, char **argv) {
     return 1;
 
   if (emit == Emit::Auto)
-    emit = Emit::Graph;
+    emit = StringRef(outputFile).ends_with(".kbin") ? Emit::Kbin : Emit::Graph;
+  if (emit == Emit::Kbin && outputFile == "-") {
+    llvm::errs() << "kilnc: error: a .kbin is binary: give an output file with -o\n";
+    return 1;
+  }
   // Code needs static shapes: without --batch-size, use the file's
   // fit(batch_size=...), else Keras's default of 32.
   int64_t batch = batchSize;
@@ -209,8 +220,11 @@ int main(int argc, char **argv) {
   if (emit == Emit::Graph)
     return finish();
 
+  kiln::ArtifactContents artifact;
+  kiln::collectParameters(*module, seed, artifact);
   if (failed(kiln::cpu::lowerToLinalg(*module)))
     return 1;
+  kiln::collectSignatures(*module, artifact);
   if (!writeStage("04-linalg.mlir", [&](llvm::raw_ostream &os) { module->print(os, printingFlags()); }))
     return 1;
   if (emit == Emit::Linalg)
@@ -223,6 +237,7 @@ int main(int argc, char **argv) {
     return 1;
   if (emit == Emit::LLVMDialect)
     return finish();
+  kiln::collectScratchSizes(*module, artifact);
 
   auto tm = kiln::cpu::createTargetMachine(targetCpu, error);
   if (!tm) {
@@ -248,13 +263,20 @@ int main(int argc, char **argv) {
     llvm::errs() << "kilnc: error: " << error << "\n";
     return 1;
   }
-  if (emit == Emit::SharedObject) {
+  if (emit == Emit::SharedObject || emit == Emit::Kbin) {
     std::string so;
     if (!kiln::cpu::linkSharedObject(code, so, error)) {
       llvm::errs() << "kilnc: error: " << error << "\n";
       return 1;
     }
     code = std::move(so);
+  }
+  if (emit == Emit::Kbin) {
+    artifact.triple = tm->getTargetTriple().str();
+    artifact.cpu = tm->getTargetCPU().str();
+    artifact.cpuFeatures = kiln::cpu::requiredFeatures(*tm);
+    artifact.sharedObject = std::move(code);
+    code = kiln::buildArtifact(artifact);
   }
   output->os() << code;
   output->keep();

@@ -1,0 +1,111 @@
+//===- Artifact.cpp - writing a compiled model as a .kbin -----------------===//
+#include "codegen/Artifact.h"
+#include "codegen/Initializers.h"
+#include "ir/KilnOps.h"
+#include "artifact/kbin_generated.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include <cstring>
+
+using namespace mlir;
+using namespace kiln;
+
+static constexpr uint32_t kFormatVersion = 1;
+
+static TensorSignature signature(Type type, std::string name) {
+  auto t = llvm::cast<RankedTensorType>(type);
+  return TensorSignature{std::move(name), t.getElementType().isInteger(32),
+                         std::vector<int64_t>(t.getShape().begin(), t.getShape().end())};
+}
+
+void kiln::collectParameters(ModuleOp graph, uint64_t seed, ArtifactContents &out) {
+  if (auto name = graph->getAttrOfType<StringAttr>("kiln.model"))
+    out.modelName = name.str();
+  for (ParamOp p : graph.getOps<ParamOp>()) {
+    auto t = llvm::cast<RankedTensorType>(p.getType());
+    out.params.push_back(ParameterValue{p.getSymName().str(),
+                                        std::vector<int64_t>(t.getShape().begin(), t.getShape().end()),
+                                        p.getTrainable(), initialValue(p, seed)});
+  }
+}
+
+void kiln::collectSignatures(ModuleOp linalg, ArtifactContents &out) {
+  for (auto f : linalg.getOps<func::FuncOp>()) {
+    if (f.isExternal() || f.isPrivate())
+      continue;
+    EntrySignature e;
+    e.name = f.getName().str();
+    for (unsigned i = 0; i < f.getNumArguments(); ++i) {
+      if (auto p = f.getArgAttrOfType<StringAttr>(i, "kiln.param")) {
+        e.params.push_back(p.str());
+        continue;
+      }
+      auto n = f.getArgAttrOfType<StringAttr>(i, "kiln.name");
+      e.inputs.push_back(signature(f.getArgument(i).getType(),
+                                   n ? n.str() : "input_" + std::to_string(i)));
+    }
+    for (unsigned i = 0; i < f.getNumResults(); ++i) {
+      auto n = f.getResultAttrOfType<StringAttr>(i, "kiln.name");
+      e.outputs.push_back(signature(f.getResultTypes()[i],
+                                    n ? n.str() : "output_" + std::to_string(i)));
+    }
+    e.batchSize = e.inputs.empty() || e.inputs[0].shape.empty() ? 1 : e.inputs[0].shape[0];
+    out.entries.push_back(std::move(e));
+  }
+}
+
+void kiln::collectScratchSizes(ModuleOp llvmDialect, ArtifactContents &out) {
+  for (EntrySignature &e : out.entries)
+    if (auto f = llvmDialect.lookupSymbol<LLVM::LLVMFuncOp>(e.name))
+      if (auto bytes = f->getAttrOfType<IntegerAttr>("kiln.scratch_bytes"))
+        e.scratchBytes = bytes.getInt();
+}
+
+std::string kiln::buildArtifact(const ArtifactContents &c) {
+  flatbuffers::FlatBufferBuilder b(1 << 16);
+  using namespace kiln::kbin;
+  auto spec = [&](const TensorSignature &t) {
+    return CreateTensorSpec(b, b.CreateString(t.name), t.isInt ? DType::I32 : DType::F32,
+                            b.CreateVector(t.shape));
+  };
+  std::vector<flatbuffers::Offset<Parameter>> params;
+  llvm::StringMap<uint32_t> paramIndex;
+  for (const ParameterValue &p : c.params) {
+    paramIndex[p.name] = params.size();
+    uint8_t *data = nullptr;
+    size_t bytes = p.values.size() * sizeof(float);
+    b.ForceVectorAlignment(bytes, 1, 64); // (force_align: 64)
+    auto vec = b.CreateUninitializedVector(bytes, 1, &data);
+    std::memcpy(data, p.values.data(), bytes);
+    flatbuffers::Offset<flatbuffers::Vector<uint8_t>> dataOff(vec);
+    params.push_back(CreateParameter(b, b.CreateString(p.name), DType::F32, b.CreateVector(p.shape),
+                                     p.trainable, dataOff));
+  }
+  std::vector<flatbuffers::Offset<EntryPoint>> entries;
+  for (const EntrySignature &e : c.entries) {
+    std::vector<flatbuffers::Offset<TensorSpec>> ins, outs;
+    for (const TensorSignature &t : e.inputs)
+      ins.push_back(spec(t));
+    for (const TensorSignature &t : e.outputs)
+      outs.push_back(spec(t));
+    std::vector<uint32_t> indices;
+    for (const std::string &p : e.params)
+      indices.push_back(paramIndex.lookup(p));
+    entries.push_back(CreateEntryPoint(b, b.CreateString(e.name), e.batchSize, b.CreateVector(ins),
+                                       b.CreateVector(outs), b.CreateVector(indices),
+                                       b.CreateString("kiln_" + e.name), e.scratchBytes));
+  }
+  std::vector<flatbuffers::Offset<flatbuffers::String>> features;
+  for (const std::string &f : c.cpuFeatures)
+    features.push_back(b.CreateString(f));
+  b.ForceVectorAlignment(c.sharedObject.size(), 1, 64);
+  auto so = b.CreateVector(reinterpret_cast<const uint8_t *>(c.sharedObject.data()),
+                           c.sharedObject.size());
+  auto cpu = CreateCpuCode(b, b.CreateString(c.triple), b.CreateString(c.cpu),
+                           b.CreateVector(features), so);
+  auto model = CreateModel(b, kFormatVersion, b.CreateString("kilnc 0.1"),
+                           b.CreateString(c.modelName), b.CreateVector(entries),
+                           b.CreateVector(params), cpu);
+  FinishModelBuffer(b, model);
+  return std::string(reinterpret_cast<const char *>(b.GetBufferPointer()), b.GetSize());
+}

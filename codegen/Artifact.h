@@ -1,0 +1,56 @@
+//===- Artifact.h - writing a compiled model as a .kbin -------------------===//
+#ifndef KILN_CODEGEN_ARTIFACT_H
+#define KILN_CODEGEN_ARTIFACT_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kiln {
+
+struct TensorSignature {
+  std::string name;
+  bool isInt = false; // i32, else f32
+  std::vector<int64_t> shape;
+};
+
+/// One entry point as the runtime sees it (artifact/kbin.fbs, EntryPoint).
+struct EntrySignature {
+  std::string name;
+  int64_t batchSize = 0;
+  std::vector<TensorSignature> inputs, outputs;
+  std::vector<std::string> params; // in argument order
+  uint64_t scratchBytes = 0;
+};
+
+struct ParameterValue {
+  std::string name;
+  std::vector<int64_t> shape;
+  bool trainable = true;
+  std::vector<float> values;
+};
+
+/// Everything a .kbin holds, gathered while compiling.
+struct ArtifactContents {
+  std::string modelName;
+  std::vector<EntrySignature> entries;
+  std::vector<ParameterValue> params;
+  std::string triple, cpu;
+  std::vector<std::string> cpuFeatures;
+  std::string sharedObject;
+};
+
+/// Model name and parameters with their initial values, from the graph.
+void collectParameters(mlir::ModuleOp graph, uint64_t seed, ArtifactContents &out);
+/// Entry signatures, from the module after kiln-params-to-arguments.
+void collectSignatures(mlir::ModuleOp linalg, ArtifactContents &out);
+/// Scratch sizes, from the module lowered to the LLVM dialect.
+void collectScratchSizes(mlir::ModuleOp llvmDialect, ArtifactContents &out);
+
+/// The .kbin bytes.
+std::string buildArtifact(const ArtifactContents &contents);
+
+} // namespace kiln
+
+#endif
