@@ -35,6 +35,7 @@ void kiln::collectSignatures(ModuleOp linalg, ArtifactContents &out) {
       continue;
     EntrySignature e;
     e.name = f.getName().str();
+    e.symbol = e.name;
     for (unsigned i = 0; i < f.getNumArguments(); ++i) {
       if (auto p = f.getArgAttrOfType<StringAttr>(i, "kiln.param")) {
         e.params.push_back(p.str());
@@ -56,7 +57,7 @@ void kiln::collectSignatures(ModuleOp linalg, ArtifactContents &out) {
 
 void kiln::collectScratchSizes(ModuleOp llvmDialect, ArtifactContents &out) {
   for (EntrySignature &e : out.entries)
-    if (auto f = llvmDialect.lookupSymbol<LLVM::LLVMFuncOp>(e.name))
+    if (auto f = llvmDialect.lookupSymbol<LLVM::LLVMFuncOp>(e.symbol))
       if (auto bytes = f->getAttrOfType<IntegerAttr>("kiln.scratch_bytes"))
         e.scratchBytes = bytes.getInt();
 }

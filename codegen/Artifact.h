@@ -18,6 +18,7 @@ struct TensorSignature {
 /// One entry point as the runtime sees it (artifact/kbin.fbs, EntryPoint).
 struct EntrySignature {
   std::string name;
+  std::string symbol; // the function's symbol in the module being compiled
   int64_t batchSize = 0;
   std::vector<TensorSignature> inputs, outputs;
   std::vector<std::string> params; // in argument order

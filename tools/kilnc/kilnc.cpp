@@ -18,6 +18,7 @@
 #include "passes/Passes.h"
 #include "codegen/Artifact.h"
 #include "codegen/cpu/CpuBackend.h"
+#include "codegen/cpu/Library.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
@@ -43,7 +44,7 @@ static cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdo
                                        cl::value_desc("file"), cl::init("-"),
                                        cl::cat(kilncCategory));
 
-enum class Emit { Auto, AST, Graph, Linalg, LLVMDialect, LLVM, Asm, Obj, SharedObject, Kbin };
+enum class Emit { Auto, AST, Graph, Linalg, LLVMDialect, LLVM, Asm, Obj, SharedObject, Kbin, Lib };
 static cl::opt<Emit> emit(
     "emit", cl::desc("What to produce"), cl::init(Emit::Auto),
     cl::values(clEnumValN(Emit::AST, "ast", "the syntax tree"),
@@ -56,7 +57,9 @@ static cl::opt<Emit> emit(
                clEnumValN(Emit::Obj, "obj", "an object file"),
                clEnumValN(Emit::SharedObject, "so", "the shared object a .kbin carries"),
                clEnumValN(Emit::Kbin, "kbin",
-                          "the compiled model artifact (default when -o ends in .kbin)")),
+                          "the compiled model artifact (default when -o ends in .kbin)"),
+               clEnumValN(Emit::Lib, "lib",
+                          "a static library and C header: -o PREFIX writes PREFIX.a, PREFIX.h")),
     cl::cat(kilncCategory));
 static cl::opt<std::string> targetCpu("cpu",
                                       cl::desc("CPU to generate code for: native (default, "
@@ -148,11 +151,25 @@ int main(int argc, char **argv) {
   context.loadDialect<kiln::KilnDialect, func::FuncDialect>();
   SourceMgrDiagnosticHandler mlirDiagnostics(sources, &context);
 
-  std::string error;
-  auto output = openOutputFile(outputFile, &error);
-  if (!output) {
-    llvm::errs() << "kilnc: error: " << error << "\n";
+  if (emit == Emit::Auto)
+    emit = StringRef(outputFile).ends_with(".kbin") ? Emit::Kbin : Emit::Graph;
+  if (emit == Emit::Lib && outputFile == "-") {
+    llvm::errs() << "kilnc: error: --emit=lib needs -o PREFIX (writes PREFIX.a and PREFIX.h)\n";
     return 1;
+  }
+  if (emit == Emit::Kbin && outputFile == "-") {
+    llvm::errs() << "kilnc: error: a .kbin is binary: give an output file with -o\n";
+    return 1;
+  }
+  std::string error;
+  // --emit=lib writes its own two files; everything else goes to -o.
+  std::unique_ptr<llvm::ToolOutputFile> output;
+  if (emit != Emit::Lib) {
+    output = openOutputFile(outputFile, &error);
+    if (!output) {
+      llvm::errs() << "kilnc: error: " << error << "\n";
+      return 1;
+    }
   }
 
   OwningOpRef<ModuleOp> module;
@@ -185,12 +202,6 @@ int main(int argc, char **argv) {
                   [&](llvm::raw_ostream &os) { module->print(os, printingFlags()); }))
     return 1;
 
-  if (emit == Emit::Auto)
-    emit = StringRef(outputFile).ends_with(".kbin") ? Emit::Kbin : Emit::Graph;
-  if (emit == Emit::Kbin && outputFile == "-") {
-    llvm::errs() << "kilnc: error: a .kbin is binary: give an output file with -o\n";
-    return 1;
-  }
   // Code needs static shapes: without --batch-size, use the file's
   // fit(batch_size=...), else Keras's default of 32.
   int64_t batch = batchSize;
@@ -225,6 +236,14 @@ int main(int argc, char **argv) {
   if (failed(kiln::cpu::lowerToLinalg(*module)))
     return 1;
   kiln::collectSignatures(*module, artifact);
+  if (emit == Emit::Lib) // entry points get the model's prefix: several models may be linked
+    for (auto f : module->getOps<func::FuncOp>())
+      if (!f.isExternal() && f.isPublic())
+        for (kiln::EntrySignature &e : artifact.entries)
+          if (e.symbol == f.getName()) {
+            e.symbol = kiln::cpu::cIdentifier(artifact.modelName) + "_" + e.name + "_impl";
+            f.setName(e.symbol);
+          }
   if (!writeStage("04-linalg.mlir", [&](llvm::raw_ostream &os) { module->print(os, printingFlags()); }))
     return 1;
   if (emit == Emit::Linalg)
@@ -270,6 +289,16 @@ int main(int argc, char **argv) {
       return 1;
     }
     code = std::move(so);
+  }
+  if (emit == Emit::Lib) {
+    StringRef prefix = outputFile;
+    prefix.consume_back(".a");
+    prefix.consume_back(".h");
+    if (!kiln::cpu::writeLibrary(prefix, artifact, code, error)) {
+      llvm::errs() << "kilnc: error: " << error << "\n";
+      return 1;
+    }
+    return 0;
   }
   if (emit == Emit::Kbin) {
     artifact.triple = tm->getTargetTriple().str();
