@@ -152,7 +152,7 @@ Value padSame(OpBuilder &b, Location loc, Value x, ArrayRef<int64_t> window,
   bool any = false;
   for (int i = 0; i < 2; ++i) {
     int64_t in = t.getDimSize(1 + i), s = strides[i], k = window[i];
-    int64_t out = (in + s - 1) / s;
+    int64_t out = (in - 1) / s + 1;
     int64_t total = std::max<int64_t>((out - 1) * s + k - in, 0);
     low[1 + i] = b.getIndexAttr(total / 2);
     high[1 + i] = b.getIndexAttr(total - total / 2);
@@ -361,7 +361,7 @@ struct PoolLowering : OpConversionPattern<OpT> {
             int64_t in = inType.getDimSize(1 + d), pos = d == 0 ? i : j;
             int64_t padLow = 0;
             if (same) {
-              int64_t out = (in + strides[d] - 1) / strides[d];
+              int64_t out = (in - 1) / strides[d] + 1;
               padLow = std::max<int64_t>((out - 1) * strides[d] + window[d] - in, 0) / 2;
             }
             int64_t start = pos * strides[d] - padLow;

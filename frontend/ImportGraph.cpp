@@ -76,7 +76,7 @@ std::string Importer::uniqueLayerName(StringRef base) {
 Value Importer::param(llvm::SMLoc loc, StringRef name, ArrayRef<int64_t> shape,
                       const InitSpec &init, const RegSpec &reg, bool trainable) {
   if (!paramNames.insert(name).second) {
-    error(loc, "a parameter named '" + name + "' already exists; give the layer another name=");
+    error(loc, "a parameter named '" + name + "' already exists");
     return nullptr;
   }
   int64_t elements = 1;
@@ -205,6 +205,10 @@ Value Importer::tensorExpr(const Expr &e) {
 
   // A call: Layer(...)(x), layer_object(x), Input(...), or a primitive op.
   const Expr &callee = *e.callee;
+  if (callee.kind == Expr::Kind::Call && callee.callee->kind != Expr::Kind::Name) {
+    error(callee.loc, "the result of a call is a tensor and cannot be called");
+    return nullptr;
+  }
   if (callee.kind == Expr::Kind::Call) {
     std::shared_ptr<Layer> layer = makeLayer(callee);
     if (!layer)

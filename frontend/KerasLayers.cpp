@@ -483,6 +483,10 @@ Value Importer::applyLayer(Layer &layer, ArrayRef<Value> inputs, llvm::SMLoc slo
   }
 
   if (cls == "Flatten" || cls == "Reshape") {
+    if (type.getRank() == 0) {
+      error(sloc, cls + " needs a tensor with a batch axis, got the scalar " + typeStr(type));
+      return nullptr;
+    }
     ArrayRef<int64_t> rest = type.getShape().drop_front();
     int64_t n = 1;
     for (int64_t d : rest) {

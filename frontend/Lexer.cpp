@@ -2,6 +2,7 @@
 #include "frontend/Lexer.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/raw_ostream.h"
 #include <cerrno>
 #include <cstdlib>
 
@@ -98,7 +99,8 @@ Token Lexer::next() {
                     llvm::Twine("unexpected character '") + llvm::Twine(c) + "'");
       else
         diags.error(llvm::SMLoc::getFromPointer(start),
-                    "unexpected byte 0x" + llvm::utohexstr((unsigned char)c, /*LowerCase=*/true, 2) +
+                    "unexpected byte 0x" + llvm::utohexstr((unsigned char)c >> 4, /*LowerCase=*/true) +
+                        llvm::utohexstr((unsigned char)c & 15, /*LowerCase=*/true) +
                         " (model files are ASCII/UTF-8 text)");
       // Skip the rest of a multi-byte UTF-8 sequence so it is reported once.
       while (cur < end && ((unsigned char)*cur & 0xC0) == 0x80)

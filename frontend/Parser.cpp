@@ -243,7 +243,7 @@ private:
       if (tok.is(TokenKind::Equals)) {
         if (e->kind != Expr::Kind::Name || e->text.find('.') != std::string::npos) {
           diags.error(e->loc, "a keyword argument needs a plain name before '='");
-          return closeAfterError(open, "(");
+          return failWithoutNote();
         }
         arg.keyword = e->text;
         arg.keywordLoc = e->loc;
@@ -256,7 +256,7 @@ private:
           if (!prev.keyword.empty()) {
             diags.error(e->loc, "positional argument follows keyword argument '" +
                                     prev.keyword + "'");
-            return closeAfterError(open, "(");
+            return failWithoutNote();
           }
       }
       arg.value = std::move(e);
@@ -269,6 +269,12 @@ private:
     --nesting;
     advance(); // ')'
     return true;
+  }
+
+  /// For errors that are not about brackets: no "to match" note at any level.
+  bool failWithoutNote() {
+    notedError = diags.errorCount();
+    return false;
   }
 
   /// Points at the innermost open bracket, once per error.

@@ -145,6 +145,10 @@ Value Importer::primitive(const Expr &call, StringRef name) {
     if (!x)
       return nullptr;
     auto t = llvm::cast<RankedTensorType>(x.getType());
+    if (t.getRank() == 0) {
+      error(call.loc, "flatten needs a tensor with a batch axis, got the scalar " + typeStr(t));
+      return nullptr;
+    }
     int64_t n = 1;
     for (int64_t d : t.getShape().drop_front()) {
       if (ShapedType::isDynamic(d)) {

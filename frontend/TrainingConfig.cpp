@@ -301,7 +301,14 @@ static std::string lossName(StringRef spelling) {
       {"MeanAbsoluteError", "mean_absolute_error"},
       {"BinaryCrossentropy", "binary_crossentropy"},
       {"CategoricalCrossentropy", "categorical_crossentropy"},
-      {"SparseCategoricalCrossentropy", "sparse_categorical_crossentropy"}};
+      {"SparseCategoricalCrossentropy", "sparse_categorical_crossentropy"},
+      // Keras losses Kiln does not have yet, so that they are named as such.
+      {"Hinge", "hinge"}, {"SquaredHinge", "squared_hinge"},
+      {"CategoricalHinge", "categorical_hinge"}, {"Huber", "huber"},
+      {"LogCosh", "log_cosh"}, {"KLDivergence", "kl_divergence"},
+      {"Poisson", "poisson"}, {"CosineSimilarity", "cosine_similarity"},
+      {"MeanAbsolutePercentageError", "mean_absolute_percentage_error"},
+      {"MeanSquaredLogarithmicError", "mean_squared_logarithmic_error"}};
   for (auto [from, to] : aliases)
     if (spelling == from)
       return to.str();
@@ -530,12 +537,12 @@ void Importer::compileCall(const Expr &call) {
       return;
     if (std::isnan(*x))
       continue;
-    if (!(*x >= 0)) {
-      error(v->loc, n + " must be non-negative");
-      return;
-    }
     if (n == "learning_rate" && !(*x > 0)) {
       error(v->loc, "learning_rate must be positive");
+      return;
+    }
+    if (!(*x >= 0)) {
+      error(v->loc, n + " must be non-negative");
       return;
     }
     if ((n == "beta_1" || n == "beta_2" || n == "rho" || n == "momentum" ||

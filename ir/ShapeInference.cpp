@@ -204,8 +204,8 @@ static FailureOr<int64_t> windowOut(const Infer &in, int64_t size, int64_t windo
                                     int64_t stride, bool same, StringRef what, int axis) {
   if (size == kDyn)
     return kDyn;
-  if (same)
-    return (size + stride - 1) / stride;
+  if (same) // ceil(size / stride), without overflow for huge strides
+    return size == 0 ? 0 : (size - 1) / stride + 1;
   if (window == kDyn)
     return kDyn;
   if (window > size) {
@@ -344,7 +344,12 @@ LogicalResult ReshapeOp::inferReturnTypes(MLIRContext *ctx, std::optional<Locati
       return in.fail("reshape target " + dimsStr(shape) + " has too many elements");
   }
   bool dynamic = !x->hasStaticShape();
-  int64_t total = dynamic ? kDyn : x->getNumElements();
+  int64_t total = 1;
+  for (int64_t d : x->getShape())
+    if (!dynamic && (llvm::MulOverflow(total, d, total) || total > kMaxElements))
+      return in.fail("cannot reshape " + str(*x) + ": it has too many elements");
+  if (dynamic)
+    total = kDyn;
   if (inferIndex >= 0) {
     if (dynamic) {
       shape[inferIndex] = kDyn;
@@ -422,7 +427,10 @@ LogicalResult ConcatOp::inferReturnTypes(MLIRContext *ctx, std::optional<Locatio
     for (int64_t d = 0; d < rank; ++d) {
       int64_t a = shape[d], b = t->getDimSize(d);
       if (d == *axis) {
-        shape[d] = (a == kDyn || b == kDyn) ? kDyn : a + b;
+        if (a == kDyn || b == kDyn)
+          shape[d] = kDyn;
+        else if (llvm::AddOverflow(a, b, shape[d]))
+          return in.fail("concat result is too large along dimension " + Twine(d));
       } else if (a != kDyn && b != kDyn && a != b) {
         return in.fail("concat inputs differ outside the axis: " + str(*first) + " and " +
                        str(*t) + " along dimension " + Twine(d));
