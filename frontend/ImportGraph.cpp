@@ -363,6 +363,46 @@ Value Importer::input(const Expr &call, StringRef suggestedName) {
 // Statements
 //===----------------------------------------------------------------------===//
 
+/// model = Sequential([Input(...), Dense(...), ...], name="...") as Keras
+/// writes it: the listed layers are applied in order, like layer statements.
+void Importer::sequential(const Expr &call) {
+  Args args;
+  if (!bindArgs(call, "Sequential", {"layers", "trainable", "name"}, args))
+    return;
+  if (const Expr *n = args.get("name"); n && !isNone(n))
+    if (auto s = stringArg(n, "name"))
+      modelName = *s;
+  const Expr *layers = args.get("layers");
+  if (!layers || isNone(layers))
+    return;
+  if (layers->kind != Expr::Kind::List && layers->kind != Expr::Kind::Tuple) {
+    error(layers->loc, "Sequential takes a list of layers");
+    return;
+  }
+  for (const ExprPtr &item : layers->elements) {
+    if (currentPoisoned)
+      return;
+    if (item->kind != Expr::Kind::Call || item->callee->kind != Expr::Kind::Name) {
+      error(item->loc, "expected a layer such as Dense(10) in the Sequential list");
+      return;
+    }
+    std::string name = calleeName(*item);
+    Value v;
+    if (name == "Input" || name == "InputLayer") {
+      v = input(*item, "");
+    } else if (!isLayerClass(name)) {
+      v = tensorExpr(*item); // reports unsupported or unknown layers
+    } else if (!current) {
+      error(item->loc, name + " has nothing to apply to: start the list with Input(shape=(...))");
+    } else if (auto layer = makeLayer(*item)) {
+      v = applyLayer(*layer, {current}, item->loc);
+    }
+    current = v;
+    currentPoisoned = !v;
+    currentLoc = item->loc;
+  }
+}
+
 OwningOpRef<ModuleOp> Importer::run(const ModuleAST &ast) {
   // Shape rules report through MLIR's diagnostics; route them to `diags` so
   // they are printed (and counted) like every other frontend error.
@@ -450,7 +490,22 @@ OwningOpRef<ModuleOp> Importer::run(const ModuleAST &ast) {
 
     case Stmt::Kind::Assign:
     case Stmt::Kind::Expr: {
-      const Expr &e = *stmt.value;
+      const Expr *value = stmt.value.get();
+      // Keras's Sequential style: model.add(Dense(10)) is the statement Dense(10).
+      if (stmt.kind == Stmt::Kind::Expr && value->kind == Expr::Kind::Call &&
+          value->callee->kind == Expr::Kind::Name &&
+          StringRef(value->callee->text).ends_with(".add") && value->args.size() == 1 &&
+          value->args[0].keyword.empty() && value->args[0].value->kind == Expr::Kind::Call &&
+          value->args[0].value->callee->kind == Expr::Kind::Name &&
+          (isLayerClass(calleeName(*value->args[0].value)) ||
+           calleeName(*value->args[0].value) == "Input"))
+        value = value->args[0].value.get();
+      const Expr &e = *value;
+      if (e.kind == Expr::Kind::Call && e.callee->kind == Expr::Kind::Name &&
+          calleeName(e) == "Sequential") {
+        sequential(e);
+        break;
+      }
       std::string callee = e.kind == Expr::Kind::Call ? calleeName(e) : "";
       bool isCall = e.kind == Expr::Kind::Call && e.callee->kind == Expr::Kind::Name;
       if (isCall && (callee == "compile" || callee == "fit")) {

@@ -125,6 +125,7 @@ public:
   mlir::Value tensorExpr(const Expr &e);
   mlir::Value input(const Expr &call, llvm::StringRef suggestedName);
   mlir::Value primitive(const Expr &call, llvm::StringRef name);
+  void sequential(const Expr &call);
   std::string uniqueLayerName(llvm::StringRef base);
 
   // --- Keras layers (KerasLayers.cpp) ---------------------------------------

@@ -7,7 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "frontend/Importer.h"
-#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Format.h"
 #include "llvm/Support/xxhash.h"
 
 using namespace mlir;
@@ -311,7 +311,9 @@ std::shared_ptr<Layer> Importer::makeLayer(const Expr &call) {
     if (!rate)
       return nullptr;
     if (!(*rate >= 0 && *rate < 1)) {
-      error(r->loc, "Dropout rate must be in [0, 1), got " + llvm::formatv("{0}", *rate));
+      std::string got;
+      llvm::raw_string_ostream(got) << llvm::format("%g", *rate);
+      error(r->loc, "Dropout rate must be in [0, 1), got " + got);
       return nullptr;
     }
     layer->rate = *rate;

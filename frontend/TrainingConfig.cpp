@@ -299,6 +299,8 @@ static std::string lossName(StringRef spelling) {
       {"MeanSquaredError", "mean_squared_error"},
       {"mae", "mean_absolute_error"},
       {"MeanAbsoluteError", "mean_absolute_error"},
+      {"mape", "mean_absolute_percentage_error"},
+      {"msle", "mean_squared_logarithmic_error"},
       {"BinaryCrossentropy", "binary_crossentropy"},
       {"CategoricalCrossentropy", "categorical_crossentropy"},
       {"SparseCategoricalCrossentropy", "sparse_categorical_crossentropy"},
@@ -412,6 +414,10 @@ void Importer::compileCall(const Expr &call) {
   if (loss->kind == Expr::Kind::Call && loss->callee->kind == Expr::Kind::Name) {
     std::string cls = calleeName(*loss);
     spec.loss = lossName(cls);
+    if (!llvm::is_contained(knownLosses(), spec.loss) && spec.loss != cls) {
+      error(loss->loc, "the Keras loss '" + spec.loss + "' is not supported by Kiln yet");
+      return;
+    }
     Args largs;
     bool crossEntropy = StringRef(spec.loss).ends_with("crossentropy");
     SmallVector<StringRef> params;
@@ -623,6 +629,13 @@ void Importer::fitCall(const Expr &call) {
                                 "validation_batch_size", "validation_freq", "class_weight",
                                 "sample_weight", "callbacks"})
     if (const Expr *v = args.get(unsupported); v && !isNone(v)) {
+      // Keras's own defaults change nothing and are accepted.
+      std::optional<int64_t> lit =
+          v->kind == Expr::Kind::Integer ? std::optional<int64_t>(v->intValue) : std::nullopt;
+      if ((unsupported == "initial_epoch" && lit == 0) ||
+          (unsupported == "validation_freq" && lit == 1) ||
+          (unsupported == "callbacks" && v->kind == Expr::Kind::List && v->elements.empty()))
+        continue;
       error(v->loc, "fit(" + unsupported + "=...) is not supported in a model file");
       return;
     }

@@ -1,5 +1,8 @@
 //===- kilnc.cpp - the Kiln compiler driver -------------------------------===//
 //
+//   kilnc model.kiln -o model.kbin        the compiled model (artifact/kbin.fbs)
+//   kilnc model.kiln --emit=lib -o m      m.a + m.h: a static library and C header
+//   kilnc model.kiln --emit=llvm|asm|...  each code generation stage (docs/codegen.md)
 //   kilnc model.kiln                      print the graph (kiln dialect)
 //   kilnc model.kiln --emit=ast           print the syntax tree
 //   kilnc model.kiln --batch-size=64      specialise the entry points first
@@ -119,7 +122,9 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv,
       "Kiln model compiler\n\n"
-      "  kilnc model.kiln [--emit=ast|graph] [--batch-size=N] [-o out]\n\n"
+      "  kilnc model.kiln [--emit=ast|graph|linalg|llvm|asm|obj|so|kbin|lib] [--batch-size=N]\n"
+      "                   [--cpu=native|x86-64-v3|...] [-o out]\n"
+      "  kilnc model.kiln -o model.kbin       the compiled model for the runtime\n\n"
       "Also accepted (see --help-hidden): MLIR's --mlir-print-ir-after-all,\n"
       "--mlir-print-ir-before=<pass>, --mlir-print-debuginfo, --mlir-timing,\n"
       "--mlir-elide-elementsattrs-if-larger=N, --mlir-pass-statistics.\n");
