@@ -13,6 +13,7 @@
 
 namespace kiln {
 #define GEN_PASS_DEF_PARAMSTOARGUMENTS
+#define GEN_PASS_DEF_DISTINCTRESULTS
 #define GEN_PASS_DEF_PLANSCRATCH
 #define GEN_PASS_DEF_PACKEDENTRYPOINTS
 #include "codegen/Passes.h.inc"
@@ -41,6 +42,27 @@ struct ParamsToArguments : kiln::impl::ParamsToArgumentsBase<ParamsToArguments> 
         }
         read.replaceAllUsesWith(func.getArgument(it->second));
         read.erase();
+      }
+    }
+  }
+};
+
+struct DistinctResults : kiln::impl::DistinctResultsBase<DistinctResults> {
+  void runOnOperation() override {
+    for (Block &block : getOperation().getBody()) {
+      auto ret = dyn_cast<func::ReturnOp>(block.getTerminator());
+      if (!ret)
+        continue;
+      llvm::SmallPtrSet<Value, 4> seen;
+      OpBuilder b(ret);
+      for (OpOperand &operand : ret->getOpOperands()) {
+        Value v = operand.get();
+        if (!llvm::isa<BlockArgument>(v) && seen.insert(v).second)
+          continue;
+        auto type = llvm::cast<RankedTensorType>(v.getType());
+        Value init =
+            b.create<tensor::EmptyOp>(ret.getLoc(), type.getShape(), type.getElementType());
+        operand.set(b.create<linalg::CopyOp>(ret.getLoc(), v, init).getResult(0));
       }
     }
   }

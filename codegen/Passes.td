@@ -28,6 +28,17 @@ def ParamsToArguments : Pass<"kiln-params-to-arguments", "::mlir::ModuleOp"> {
   }];
 }
 
+def DistinctResults : Pass<"kiln-distinct-results", "::mlir::func::FuncOp"> {
+  let summary = "Give every function result its own tensor (copy duplicates and arguments)";
+  let description = [{
+    Outputs become out-parameters after bufferization, and one buffer cannot
+    be two of them: a value returned twice, or an argument returned as is,
+    is copied with linalg.copy. Runs right before bufferization (canonicalize
+    would fold the copies away).
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect"];
+}
+
 def PlanScratch : Pass<"kiln-plan-scratch", "::mlir::ModuleOp"> {
   let summary = "Place every buffer allocated in a function into one scratch arena argument";
   let description = [{
@@ -38,6 +49,17 @@ def PlanScratch : Pass<"kiln-plan-scratch", "::mlir::ModuleOp"> {
     buffer its own slot; liveness-based reuse belongs to the memory planner.
   }];
   let dependentDialects = ["::mlir::memref::MemRefDialect", "::mlir::arith::ArithDialect"];
+}
+
+def CopiesToLinalg : Pass<"kiln-copies-to-linalg", "::mlir::func::FuncOp"> {
+  let summary = "Rewrite memref.copy as linalg.copy, so copies become loops";
+  let description = [{
+    Bufferization copies into strided views (padding, concatenation) with
+    memref.copy, whose LLVM lowering calls `memrefCopy` from MLIR's C runner
+    library. Entry points must need nothing but libc and libm, so the copies
+    are turned into linalg.copy and lowered to loops with everything else.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
 def PackedEntryPoints : Pass<"kiln-packed-entry-points", "::mlir::ModuleOp"> {

@@ -8,6 +8,9 @@ PACKAGES=(
   llvm-19-dev llvm-19-tools libmlir-19-dev mlir-19-tools
   libfmt-dev libflatbuffers-dev flatbuffers-compiler libgtest-dev libgmock-dev
   ccache mold python3 zlib1g-dev
+  # test-only: the io interop tests check our .npy/.npz against real numpy
+  # (they skip without it)
+  python3-numpy
 )
 
 missing=()

@@ -43,6 +43,11 @@ static LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {
     return true;
   }();
   (void)registered;
+  // The pipelines need every dialect's bufferization and LLVM-export
+  // interfaces; make sure the caller's context has them.
+  DialectRegistry registry;
+  cpu::registerCpuBackend(registry);
+  module.getContext()->appendDialectRegistry(registry);
   std::string error;
   llvm::raw_string_ostream os(error);
   FailureOr<OpPassManager> parsed = parsePassPipeline(pipeline, os);
@@ -52,8 +57,9 @@ static LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {
   }
   PassManager pm(module.getContext());
   static_cast<OpPassManager &>(pm) = std::move(*parsed);
-  if (failed(applyPassManagerCLOptions(pm)))
-    return failure();
+  // Honour --mlir-print-ir-* and friends when the tool registered them
+  // (libraries and tests do not: then this is a no-op failure).
+  (void)applyPassManagerCLOptions(pm);
   return pm.run(module);
 }
 
@@ -67,13 +73,14 @@ LogicalResult cpu::lowerToLinalg(ModuleOp module) {
 // without an LLVM intrinsic (tanh) become libm calls.
 static constexpr const char *kToLLVM =
     "builtin.module("
+    "func.func(kiln-distinct-results),"
     "one-shot-bufferize{bufferize-function-boundaries=1 "
     "function-boundary-type-conversion=identity-layout-map},"
     "canonicalize,cse,"
     "buffer-results-to-out-params{hoist-static-allocs=1},"
     "canonicalize,cse,"
     "kiln-plan-scratch,"
-    "func.func(convert-linalg-to-loops),"
+    "func.func(kiln-copies-to-linalg,convert-linalg-to-loops),"
     "lower-affine,convert-scf-to-cf,canonicalize,cse,"
     "expand-strided-metadata,lower-affine,"
     "func.func(convert-math-to-llvm),convert-math-to-libm,"

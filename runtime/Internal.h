@@ -1,0 +1,161 @@
+//===- Internal.h - Kiln runtime internals ----------------------*- C++ -*-===//
+//
+// Shared by the runtime's translation units; not installed, not part of the
+// API. The runtime builds with -fno-exceptions: fallible functions return a
+// kiln_status and leave a message in the calling thread's error buffer
+// (setError / fail below).
+//
+//===----------------------------------------------------------------------===//
+#pragma once
+
+#include "runtime/kiln_runtime.h"
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kiln::rt {
+
+//===--- errors ------------------------------------------------------------===//
+
+/// Sets this thread's message (printf format) and returns `code`.
+kiln_status fail(kiln_status code, const char *format, ...) __attribute__((format(printf, 2, 3)));
+/// Prepends to this thread's message (printf format); the status is returned unchanged.
+kiln_status prefixError(kiln_status code, const char *format, ...) __attribute__((format(printf, 2, 3)));
+/// Clears this thread's message and returns KILN_OK.
+kiln_status ok();
+/// This thread's message (never NULL).
+const char *lastError();
+
+/// At most this many bytes of an untrusted or user string go into a message.
+constexpr int kMaxNameInMessage = 200;
+
+//===--- aligned memory ----------------------------------------------------===//
+
+constexpr size_t kAlignment = 64;
+
+/// An owned, 64-byte aligned, uninitialised block (never throws: allocate()
+/// reports failure).
+class AlignedBuffer {
+public:
+  AlignedBuffer() = default;
+  AlignedBuffer(const AlignedBuffer &) = delete;
+  AlignedBuffer &operator=(const AlignedBuffer &) = delete;
+  AlignedBuffer(AlignedBuffer &&other) noexcept : data_(other.data_), size_(other.size_) {
+    other.data_ = nullptr;
+    other.size_ = 0;
+  }
+  AlignedBuffer &operator=(AlignedBuffer &&other) noexcept;
+  ~AlignedBuffer();
+
+  /// Allocates max(size, 1) bytes at a 64-byte aligned address. False on failure.
+  bool allocate(size_t size);
+  uint8_t *data() const { return data_; }
+  size_t size() const { return size_; }
+
+private:
+  uint8_t *data_ = nullptr;
+  size_t size_ = 0;
+};
+
+inline size_t alignUp(size_t n) { return (n + kAlignment - 1) & ~(kAlignment - 1); }
+
+//===--- the artifact, as read and checked --------------------------------===//
+
+/// flatbuffers' FLATBUFFERS_MAX_BUFFER_SIZE: a .kbin is smaller than this.
+constexpr uint64_t kMaxArtifactBytes = (uint64_t(1) << 31) - 1;
+
+struct TensorDesc {
+  std::string name;
+  kiln_dtype dtype = KILN_F32;
+  std::vector<int64_t> shape;
+  int64_t numElements = 1;
+  size_t byteSize = 0;
+};
+
+struct ParamDesc {
+  TensorDesc tensor;
+  bool trainable = true;
+  const uint8_t *initial = nullptr; // into the artifact bytes, only during loading
+  size_t offset = 0;                // into the model's parameter storage
+  kiln_param_info info{}; // filled once the model is in place
+};
+
+struct EntryDesc {
+  std::string name;
+  int64_t batchSize = 0;
+  std::vector<TensorDesc> inputs, outputs;
+  std::vector<uint32_t> paramIndices;
+  std::string cpuSymbol;
+  uint64_t scratchBytes = 0;
+  void (*fn)(void **) = nullptr;
+  std::vector<kiln_tensor_info> inputInfos, outputInfos;
+  kiln_entry_info info{};
+};
+
+struct ArtifactDesc {
+  uint32_t formatVersion = 0;
+  std::string name, producer;
+  std::vector<EntryDesc> entries;
+  std::vector<ParamDesc> params;
+  bool hasCpu = false;
+  std::string triple, cpu;
+  std::vector<std::string> features;
+  const uint8_t *sharedObject = nullptr; // into the artifact bytes, only during loading
+  size_t sharedObjectSize = 0;
+};
+
+/// Runs flatbuffers' Verifier and every Kiln check on `size` bytes at `data`
+/// (which must be at least 8-byte aligned) and fills `out`. With
+/// KILN_LOAD_NO_CODE the host's CPU features are not checked.
+kiln_status readArtifact(const uint8_t *data, size_t size, uint32_t flags, ArtifactDesc &out);
+
+/// Checks that `bytes` start with an ELF64 little-endian x86-64 ET_DYN header
+/// whose program headers lie inside the object.
+kiln_status checkElfHeader(const uint8_t *bytes, size_t size);
+
+//===--- CPU features -----------------------------------------------------===//
+
+/// 1 / 0 for a known feature name, -1 for an unknown one.
+int cpuSupports(const char *feature);
+/// The fixed list of names, comma-separated (for messages and docs).
+const char *knownCpuFeatures();
+
+//===--- native code ------------------------------------------------------===//
+
+/// The model's loaded shared object.
+struct LoadedCode {
+  void *handle = nullptr; // dlopen handle
+  int fd = -1;            // the memfd; kept open while loaded (see CodeLoader.cpp)
+};
+
+/// Writes the shared object to a memfd, dlopens it and resolves every entry
+/// point's cpu_symbol into EntryDesc::fn. Everything is released on failure.
+kiln_status loadCode(const ArtifactDesc &artifact, std::vector<EntryDesc> &entries,
+                     LoadedCode &out);
+void unloadCode(LoadedCode &code);
+
+} // namespace kiln::rt
+
+//===--- the opaque handles -----------------------------------------------===//
+
+struct kiln_model {
+  std::atomic<int> refs{1};
+  kiln::rt::ArtifactDesc desc; // entries and params with their infos
+  kiln::rt::AlignedBuffer paramStorage;
+  kiln::rt::LoadedCode code;
+  bool hasCode = false;
+  ~kiln_model();
+};
+
+struct kiln_session {
+  kiln_model *model = nullptr;
+  const kiln::rt::EntryDesc *entry = nullptr;
+  kiln::rt::AlignedBuffer block; // owned inputs, outputs, scratch
+  std::vector<void *> args;      // the packed-ABI array: inputs, params, outputs, scratch
+  std::vector<uint8_t *> ownedInputs;
+  std::vector<uint8_t> bound;
+  bool ran = false;
+};

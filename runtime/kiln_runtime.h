@@ -1,0 +1,221 @@
+/*===- kiln_runtime.h - The Kiln runtime C API ------------------*- C -*-===*
+ *
+ * Loads a compiled model (.kbin, artifact/kbin.fbs), lists its signature and
+ * parameters, and runs its entry points on the CPU. Links no LLVM, MLIR or
+ * NVRTC: libkiln_runtime.so needs only libc and libstdc++.
+ * Reference, with an example: docs/runtime.md.
+ *
+ * Conventions
+ * - Every fallible function returns a kiln_status. KILN_OK is 0. On failure
+ *   the out-parameters are left untouched (out handles are set to NULL) and
+ *   kiln_last_error() describes what was wrong. No C++ exception or abort
+ *   crosses this API for any input, including a hostile .kbin.
+ * - Handles are opaque. A kiln_model is reference counted: each session holds
+ *   a reference, so kiln_model_free() may be called while sessions still
+ *   exist (the model goes away with its last session).
+ * - Strings and info structs returned by the model (names, shapes,
+ *   kiln_entry_info, kiln_param_info) are owned by the model and stay valid
+ *   until the model is freed (i.e. until kiln_model_free() and the
+ *   destruction of its last session).
+ * - Byte sizes are exact: a buffer passed in or out must hold exactly the
+ *   tensor's bytes (product(shape) * dtype size).
+ *
+ * Thread safety
+ * - kiln_last_error() is per thread.
+ * - Loading and freeing models, and creating and destroying sessions, may
+ *   happen from any number of threads at once.
+ * - The read-only model functions (name, entry points, parameter infos,
+ *   kiln_model_get_param) are safe to call concurrently.
+ * - Distinct sessions may run concurrently from several threads, also
+ *   sessions of the same model and entry point. A session is NOT locked: use
+ *   one session from one thread at a time (all kiln_session_* calls on it).
+ * - Parameters live in the model and are shared by all its sessions (no
+ *   copy). kiln_model_set_param() while a session of that model runs, or two
+ *   concurrent runs of entry points that update parameters in place (e.g.
+ *   train_step), are data races: the caller must serialise them.
+ *
+ *===----------------------------------------------------------------------===*/
+#ifndef KILN_RUNTIME_H
+#define KILN_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(KILN_RUNTIME_BUILDING)
+#define KILN_API __attribute__((visibility("default")))
+#else
+#define KILN_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Version of this API (bumped when a declaration changes) and the .kbin
+ * format_version this runtime reads. */
+#define KILN_RUNTIME_API_VERSION 1
+#define KILN_KBIN_FORMAT_VERSION 1
+
+/* Limits a .kbin must respect (checked at load). */
+#define KILN_MAX_RANK 8                            /* dimensions per tensor */
+#define KILN_MAX_TENSOR_BYTES (UINT64_C(1) << 40)  /* per tensor and for scratch */
+
+typedef enum kiln_status {
+  KILN_OK = 0,
+  KILN_ERR_INVALID_ARGUMENT = 1, /* null pointer, unknown flag, wrong dtype / byte size / shape, misaligned pointer */
+  KILN_ERR_NOT_FOUND = 2,        /* unknown entry point, parameter, input or output name; index out of range */
+  KILN_ERR_BAD_STATE = 3,        /* run with unbound inputs, output before run, session of a model loaded without code */
+  KILN_ERR_IO = 4,               /* the file cannot be opened or read */
+  KILN_ERR_INVALID_ARTIFACT = 5, /* not a .kbin, corrupt or truncated, or fails Kiln's checks (artifact/README.md) */
+  KILN_ERR_VERSION = 6,          /* .kbin format_version this runtime does not read */
+  KILN_ERR_UNSUPPORTED = 7,      /* code for another platform, or a CPU feature this host (or runtime) lacks */
+  KILN_ERR_CODE_LOAD = 8,        /* the model's shared object failed to load (memfd, dlopen, dlsym) */
+  KILN_ERR_OUT_OF_MEMORY = 9     /* a tensor buffer could not be allocated */
+} kiln_status;
+
+/* Element types; the values are those of kiln.kbin.DType. */
+typedef enum kiln_dtype { KILN_F32 = 0, KILN_I32 = 1 } kiln_dtype;
+
+typedef struct kiln_model kiln_model;     /* a loaded .kbin: signature, parameters, code */
+typedef struct kiln_session kiln_session; /* one entry point's buffers, ready to run */
+
+/* A named, typed, statically shaped tensor. Row-major, dense. */
+typedef struct kiln_tensor_info {
+  const char *name;
+  kiln_dtype dtype;
+  int32_t rank;          /* 0 for a scalar */
+  const int64_t *shape;  /* rank entries, each >= 1 */
+  int64_t num_elements;  /* product(shape); 1 for a scalar */
+  size_t byte_size;      /* num_elements * kiln_dtype_size(dtype) */
+} kiln_tensor_info;
+
+/* A model parameter, by its Keras name ("dense/kernel"), in Keras layout. */
+typedef struct kiln_param_info {
+  kiln_tensor_info tensor;
+  int trainable;         /* 1 or 0 */
+} kiln_param_info;
+
+/* One compiled function, e.g. predict at batch 64. */
+typedef struct kiln_entry_info {
+  const char *name;      /* unique within the model */
+  int64_t batch_size;
+  size_t num_inputs;
+  const kiln_tensor_info *inputs;
+  size_t num_outputs;
+  const kiln_tensor_info *outputs;
+  size_t num_params;     /* parameters the function reads (and may update) */
+  const uint32_t *param_indices; /* into kiln_model_param(); num_params entries */
+  uint64_t scratch_bytes;        /* per-session scratch arena */
+  const char *cpu_symbol;        /* packed-ABI symbol in the model's shared object */
+} kiln_entry_info;
+
+/* ---- errors ---------------------------------------------------------- */
+
+/* The message of the last kiln_* call on this thread that returns a
+ * kiln_status: "" after a success, a one-line description after a failure.
+ * Never NULL. Valid until the next kiln_* call on the same thread. */
+KILN_API const char *kiln_last_error(void);
+/* A constant name for a status ("KILN_ERR_NOT_FOUND"); never NULL. */
+KILN_API const char *kiln_status_name(kiln_status status);
+/* "f32", "i32" (or "?" for an invalid value) and 4, 4 (0 for an invalid value). */
+KILN_API const char *kiln_dtype_name(kiln_dtype dtype);
+KILN_API size_t kiln_dtype_size(kiln_dtype dtype);
+
+/* ---- host ------------------------------------------------------------- */
+
+/* Whether this CPU supports `feature`, a __builtin_cpu_supports name from the
+ * runtime's fixed list ("avx2", "fma", "avx512f", ...; docs/runtime.md).
+ * KILN_ERR_NOT_FOUND for a name not in the list. */
+KILN_API kiln_status kiln_cpu_supports(const char *feature, int *supported);
+
+/* ---- models ----------------------------------------------------------- */
+
+/* Load flags. */
+#define KILN_LOAD_DEFAULT 0u
+/* Verify the artifact and read its signature and parameters, but do not load
+ * its native code (no memfd, no dlopen: no code of the artifact runs) and do
+ * not check the host CPU's features. Such a model can be inspected and its
+ * parameters read and written; kiln_session_create() fails with
+ * KILN_ERR_BAD_STATE. Use it for untrusted files and for tools. */
+#define KILN_LOAD_NO_CODE 1u
+
+/* Load a .kbin from a file (read into 64-byte aligned memory) or from memory
+ * (verified in place when `data` is 64-byte aligned, else copied first; the
+ * runtime keeps no reference to `data` after the call). All checks of
+ * artifact/README.md run before any field is used; then the parameters are
+ * copied into the model and, unless KILN_LOAD_NO_CODE, the shared object is
+ * loaded (memfd + dlopen). Loading runs the shared object's initialisers:
+ * only load code you trust. On success *model is a new handle; on failure it
+ * is set to NULL. */
+KILN_API kiln_status kiln_model_load_file(const char *path, uint32_t flags, kiln_model **model);
+KILN_API kiln_status kiln_model_load_memory(const void *data, size_t size, uint32_t flags,
+                                            kiln_model **model);
+/* Drop the caller's reference. NULL is a no-op. */
+KILN_API void kiln_model_free(kiln_model *model);
+
+/* Model name and producer ("kilnc 0.1"; "" when the artifact names none). */
+KILN_API kiln_status kiln_model_name(const kiln_model *model, const char **name);
+KILN_API kiln_status kiln_model_producer(const kiln_model *model, const char **producer);
+
+/* Entry points, by index (0 .. count-1) or by name. */
+KILN_API kiln_status kiln_model_num_entries(const kiln_model *model, size_t *count);
+KILN_API kiln_status kiln_model_entry(const kiln_model *model, size_t index,
+                                      const kiln_entry_info **entry);
+KILN_API kiln_status kiln_model_find_entry(const kiln_model *model, const char *name,
+                                           const kiln_entry_info **entry);
+
+/* Parameters, by index or by Keras name. */
+KILN_API kiln_status kiln_model_num_params(const kiln_model *model, size_t *count);
+KILN_API kiln_status kiln_model_param(const kiln_model *model, size_t index,
+                                      const kiln_param_info **param);
+KILN_API kiln_status kiln_model_find_param(const kiln_model *model, const char *name,
+                                           const kiln_param_info **param);
+/* Copy a parameter's current value out; `byte_size` must be its exact size. */
+KILN_API kiln_status kiln_model_get_param(const kiln_model *model, const char *name, void *data,
+                                          size_t byte_size);
+/* Overwrite a parameter (copy). `dtype` and `num_elements` must match the
+ * parameter's. Not synchronised with running sessions (see above). */
+KILN_API kiln_status kiln_model_set_param(kiln_model *model, const char *name, kiln_dtype dtype,
+                                          const void *data, size_t num_elements);
+
+/* ---- sessions --------------------------------------------------------- */
+
+/* A session of one entry point. It owns 64-byte aligned buffers for its
+ * inputs (used by kiln_session_set_input), outputs and scratch arena, and a
+ * reference to the model (whose parameters it uses in place). All memory is
+ * allocated here: kiln_session_run() allocates nothing. */
+KILN_API kiln_status kiln_session_create(kiln_model *model, const char *entry,
+                                         kiln_session **session);
+/* NULL is a no-op. */
+KILN_API void kiln_session_destroy(kiln_session *session);
+/* The session's entry point. */
+KILN_API kiln_status kiln_session_entry(const kiln_session *session, const kiln_entry_info **entry);
+
+/* Set input `name` by copying `byte_size` bytes into the session. `dtype` must
+ * match; `shape` (rank entries) is compared with the input's shape unless it
+ * is NULL; `byte_size` must be the input's exact size. The value stays bound
+ * for later runs until replaced. */
+KILN_API kiln_status kiln_session_set_input(kiln_session *session, const char *name,
+                                            kiln_dtype dtype, const int64_t *shape, int32_t rank,
+                                            const void *data, size_t byte_size);
+/* Bind input `name` to caller memory without copying. Same checks, and
+ * `data` must be 64-byte aligned (the packed ABI's requirement). The memory
+ * must stay valid and unchanged while runs use it; it is only read. */
+KILN_API kiln_status kiln_session_bind_input(kiln_session *session, const char *name,
+                                             kiln_dtype dtype, const int64_t *shape, int32_t rank,
+                                             const void *data, size_t byte_size);
+/* Run the entry point once. Every input must be bound. */
+KILN_API kiln_status kiln_session_run(kiln_session *session);
+/* Output `name` of the last run: a pointer into the session's own buffer
+ * (valid until the next run or the session's destruction) and its size. */
+KILN_API kiln_status kiln_session_output(const kiln_session *session, const char *name,
+                                         const void **data, size_t *byte_size);
+/* Copy output `name` of the last run out; `byte_size` must be its exact size. */
+KILN_API kiln_status kiln_session_get_output(const kiln_session *session, const char *name,
+                                             void *data, size_t byte_size);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* KILN_RUNTIME_H */

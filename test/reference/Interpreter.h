@@ -1,0 +1,34 @@
+//===- Interpreter.h - a plain C++ reference for `kiln` graphs ------------===//
+//
+// Evaluates a graph function op by op with naive loops, written from the
+// ops' definitions (Keras semantics), sharing nothing with code generation.
+// The numerics tests compare compiled code against it.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_TEST_REFERENCE_INTERPRETER_H
+#define KILN_TEST_REFERENCE_INTERPRETER_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/StringMap.h"
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kiln::reference {
+
+/// A dense row-major tensor; i32 labels are held as exact float values.
+struct Tensor {
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+  int64_t size() const;
+};
+
+/// Runs `func` (static shapes) on `inputs`, reading parameters by name.
+/// Returns false and sets `error` for an op it does not know.
+bool evaluate(mlir::func::FuncOp func, const std::vector<Tensor> &inputs,
+              const llvm::StringMap<Tensor> &params, std::vector<Tensor> &outputs,
+              std::string &error);
+
+} // namespace kiln::reference
+
+#endif

@@ -1,0 +1,37 @@
+# CTest `runtime_dependencies`: the runtime must link no compiler.
+#   cmake -DLIB=<libkiln_runtime.so> -DSTATIC=<libkiln_runtime.a> -P CheckDependencies.cmake
+# Fails if a NEEDED entry of the shared library, or an undefined symbol of the
+# static one, belongs to LLVM, MLIR, NVRTC or CUDA.
+set(forbidden "llvm|mlir|nvrtc|cuda|libclang")
+
+execute_process(COMMAND readelf -d ${LIB} OUTPUT_VARIABLE dyn RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "readelf -d ${LIB} failed")
+endif()
+string(REGEX MATCHALL "\\(NEEDED\\)[^\n]*\\[[^]\n]*\\]" needed "${dyn}")
+set(names "")
+foreach(line IN LISTS needed)
+  string(REGEX REPLACE ".*\\[(.*)\\]" "\\1" name "${line}")
+  list(APPEND names ${name})
+endforeach()
+message(STATUS "${LIB} NEEDED: ${names}")
+if(NOT names)
+  message(FATAL_ERROR "no NEEDED entries parsed from readelf output:\n${dyn}")
+endif()
+foreach(name IN LISTS names)
+  string(TOLOWER "${name}" lower)
+  if(lower MATCHES "${forbidden}")
+    message(FATAL_ERROR "libkiln_runtime.so depends on ${name}: the runtime must not link LLVM, MLIR, NVRTC or CUDA")
+  endif()
+endforeach()
+
+if(STATIC)
+  execute_process(COMMAND nm -u -C ${STATIC} OUTPUT_VARIABLE undefined RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "nm -u ${STATIC} failed")
+  endif()
+  string(REGEX MATCHALL "[^\n]*(llvm::|mlir::|nvrtc|cuInit|cuModule|LLVM[A-Z])[^\n]*" bad "${undefined}")
+  if(bad)
+    message(FATAL_ERROR "libkiln_runtime.a references compiler symbols:\n${bad}")
+  endif()
+endif()
