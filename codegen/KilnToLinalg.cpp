@@ -473,6 +473,231 @@ struct ReduceLowering : OpConversionPattern<OpT> {
   }
 };
 
+//===----------------------------------------------------------------------===//
+// Losses and metrics (Keras semantics: a scalar, averaged over the batch)
+//===----------------------------------------------------------------------===//
+
+/// Sum of all elements, as a rank-0 tensor.
+Value sumAll(OpBuilder &b, Location loc, Value x) {
+  RankedTensorType t = tensorType(x);
+  return reduce(b, loc, x, llvm::to_vector(llvm::seq<int64_t>(0, t.getRank())), 0.0, addF);
+}
+
+/// A rank-0 tensor divided by a constant.
+Value scale(OpBuilder &b, Location loc, Value scalar, double by) {
+  RankedTensorType t = tensorType(scalar);
+  Value d = floatConst(b, loc, t.getElementType(), by);
+  return elementwise(b, loc, t, {scalar}, {AffineMap::get(0, 0, b.getContext())},
+                     [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                       return nb.create<arith::DivFOp>(l, a[0], d);
+                     });
+}
+
+/// Keras clips probabilities to [1e-7, 1 - 1e-7] before taking logs.
+Value clipProbability(OpBuilder &b, Location l, Value p) {
+  Type f = p.getType();
+  Value lo = floatConst(b, l, f, 1e-7), hi = floatConst(b, l, f, 1.0 - 1e-7);
+  return b.create<arith::MinimumFOp>(l, b.create<arith::MaximumFOp>(l, p, lo), hi);
+}
+
+/// mean_squared_error, mean_absolute_error, binary_crossentropy: an
+/// elementwise term averaged over every element.
+template <typename OpT>
+struct ElementwiseLossLowering : OpConversionPattern<OpT> {
+  using OpConversionPattern<OpT>::OpConversionPattern;
+  using Adaptor = typename OpT::Adaptor;
+  LogicalResult matchAndRewrite(OpT op, Adaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Value y = adaptor.getLabels(), p = adaptor.getPredictions();
+    RankedTensorType t = tensorType(p);
+    bool logits = op.getFromLogits();
+    Value terms = broadcastElementwise(
+        rw, loc, t, {y, p}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Value d = b.create<arith::SubFOp>(l, a[0], a[1]);
+          if constexpr (std::is_same_v<OpT, MeanSquaredErrorOp>)
+            return b.create<arith::MulFOp>(l, d, d);
+          if constexpr (std::is_same_v<OpT, MeanAbsoluteErrorOp>)
+            return b.create<math::AbsFOp>(l, d);
+          Type f = a[1].getType();
+          Value one = floatConst(b, l, f, 1.0), zero = floatConst(b, l, f, 0.0);
+          if (logits) { // max(x, 0) - x * y + log(1 + exp(-|x|))
+            Value x = a[1];
+            Value relu = b.create<arith::MaximumFOp>(l, x, zero);
+            Value xy = b.create<arith::MulFOp>(l, x, a[0]);
+            Value e = b.create<math::ExpOp>(l, b.create<arith::NegFOp>(l, b.create<math::AbsFOp>(l, x)));
+            Value softplus = b.create<math::Log1pOp>(l, e);
+            return b.create<arith::AddFOp>(l, b.create<arith::SubFOp>(l, relu, xy), softplus);
+          }
+          // -(y log p + (1 - y) log(1 - p)), p clipped
+          Value q = clipProbability(b, l, a[1]);
+          Value t1 = b.create<arith::MulFOp>(l, a[0], b.create<math::LogOp>(l, q));
+          Value t2 = b.create<arith::MulFOp>(l, b.create<arith::SubFOp>(l, one, a[0]),
+                                             b.create<math::LogOp>(l, b.create<arith::SubFOp>(l, one, q)));
+          return b.create<arith::NegFOp>(l, b.create<arith::AddFOp>(l, t1, t2));
+        });
+    rw.replaceOp(op, scale(rw, loc, sumAll(rw, loc, terms), double(t.getNumElements())));
+    return success();
+  }
+};
+
+/// Per row of predictions [rows, classes]: the log-probability of each class,
+/// from probabilities (normalised and clipped as Keras does) or from logits.
+Value logProbabilities(OpBuilder &b, Location loc, Value p, bool logits) {
+  RankedTensorType t = tensorType(p);
+  int64_t rank = t.getRank(), axis = rank - 1;
+  MLIRContext *ctx = b.getContext();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+  AffineMap rows = dropDimsMap(ctx, rank, {axis});
+  if (logits) {
+    Value m = reduce(b, loc, p, {axis}, -INFINITY, maxF);
+    Value e = elementwise(b, loc, t, {p, m}, {id, rows},
+                          [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                            return nb.create<math::ExpOp>(l, nb.create<arith::SubFOp>(l, a[0], a[1]));
+                          });
+    Value s = reduce(b, loc, e, {axis}, 0.0, addF);
+    return elementwise(b, loc, t, {p, m, s}, {id, rows, rows},
+                       [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                         Value shifted = nb.create<arith::SubFOp>(l, a[0], a[1]);
+                         return nb.create<arith::SubFOp>(l, shifted, nb.create<math::LogOp>(l, a[2]));
+                       });
+  }
+  Value s = reduce(b, loc, p, {axis}, 0.0, addF);
+  return elementwise(b, loc, t, {p, s}, {id, rows},
+                     [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                       Value q = clipProbability(nb, l, nb.create<arith::DivFOp>(l, a[0], a[1]));
+                       return nb.create<math::LogOp>(l, q);
+                     });
+}
+
+/// Whether class `c` (the innermost iteration index) equals the integer label.
+Value isLabel(OpBuilder &b, Location l, Value label, int64_t classDim) {
+  Value c = b.create<linalg::IndexOp>(l, classDim);
+  Value ci = b.create<arith::IndexCastOp>(l, b.getI32Type(), c);
+  Value li = label.getType().isInteger(32) ? label : b.create<arith::FPToSIOp>(l, b.getI32Type(), label);
+  return b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, ci, li);
+}
+
+/// Labels of shape [rows] or [rows, 1] read at the row of an iteration point.
+AffineMap labelMap(MLIRContext *ctx, RankedTensorType labels, int64_t rank) {
+  SmallVector<AffineExpr> exprs;
+  for (int64_t d = 0; d < rank - 1; ++d)
+    exprs.push_back(getAffineDimExpr(d, ctx));
+  if (labels.getRank() == rank) // trailing 1
+    exprs.push_back(getAffineConstantExpr(0, ctx));
+  return AffineMap::get(rank, 0, exprs, ctx);
+}
+
+template <typename OpT, bool Sparse>
+struct CategoricalLossLowering : OpConversionPattern<OpT> {
+  using OpConversionPattern<OpT>::OpConversionPattern;
+  using Adaptor = typename OpT::Adaptor;
+  LogicalResult matchAndRewrite(OpT op, Adaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Value y = adaptor.getLabels(), p = adaptor.getPredictions();
+    RankedTensorType t = tensorType(p);
+    int64_t rank = t.getRank();
+    Value logp = logProbabilities(rw, loc, p, op.getFromLogits());
+    MLIRContext *ctx = rw.getContext();
+    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+    Value terms;
+    if (Sparse)
+      terms = elementwise(rw, loc, t, {logp, y}, {id, labelMap(ctx, tensorType(y), rank)},
+                          [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                            Value zero = floatConst(b, l, a[0].getType(), 0.0);
+                            return b.create<arith::SelectOp>(l, isLabel(b, l, a[1], rank - 1), a[0], zero);
+                          });
+    else
+      terms = elementwise(rw, loc, t, {logp, y}, {id, id},
+                          [](OpBuilder &b, Location l, ValueRange a) -> Value {
+                            return b.create<arith::MulFOp>(l, a[0], a[1]);
+                          });
+    Value total = sumAll(rw, loc, terms);
+    double rows = double(t.getNumElements() / t.getShape().back());
+    rw.replaceOp(op, scale(rw, loc, total, -rows));
+    return success();
+  }
+};
+
+/// Index of the first maximum along the last axis, as a float [rows] tensor.
+Value argmaxLast(OpBuilder &b, Location loc, Value p) {
+  RankedTensorType t = tensorType(p);
+  int64_t rank = t.getRank(), axis = rank - 1;
+  MLIRContext *ctx = b.getContext();
+  Value m = reduce(b, loc, p, {axis}, -INFINITY, maxF);
+  double classes = double(t.getShape().back());
+  Value candidates = elementwise(
+      b, loc, t, {p, m}, {AffineMap::getMultiDimIdentityMap(rank, ctx), dropDimsMap(ctx, rank, {axis})},
+      [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+        Value c = nb.create<linalg::IndexOp>(l, axis);
+        Value cf = nb.create<arith::UIToFPOp>(l, a[0].getType(),
+                                              nb.create<arith::IndexCastOp>(l, nb.getI32Type(), c));
+        Value isMax = nb.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ, a[0], a[1]);
+        return nb.create<arith::SelectOp>(l, isMax, cf, floatConst(nb, l, a[0].getType(), classes));
+      });
+  return reduce(b, loc, candidates, {axis}, classes, minF);
+}
+
+struct AccuracyLowering : OpConversionPattern<AccuracyOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(AccuracyOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    Value y = adaptor.getLabels(), p = adaptor.getPredictions();
+    RankedTensorType t = tensorType(p);
+    MLIRContext *ctx = rw.getContext();
+    StringRef kind = op.getKind();
+    Value hits;
+    double count;
+    if (kind == "binary") {
+      double threshold = op.getThreshold().convertToDouble();
+      hits = broadcastElementwise(rw, loc, t, {y, p}, [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+        Type f = a[1].getType();
+        Value one = floatConst(b, l, f, 1.0), zero = floatConst(b, l, f, 0.0);
+        Value predicted = b.create<arith::SelectOp>(
+            l, b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OGT, a[1], floatConst(b, l, f, threshold)),
+            one, zero);
+        return b.create<arith::SelectOp>(
+            l, b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ, predicted, a[0]), one, zero);
+      });
+      count = double(t.getNumElements());
+    } else {
+      Value predicted = argmaxLast(rw, loc, p);
+      RankedTensorType rows = tensorType(predicted);
+      Value truth;
+      if (kind == "categorical") {
+        truth = argmaxLast(rw, loc, y);
+      } else {
+        RankedTensorType lt = tensorType(y);
+        auto map = labelMap(ctx, lt, t.getRank());
+        // Re-express the label map over the row iteration space (drop the class dim).
+        SmallVector<AffineExpr> exprs;
+        for (AffineExpr e : map.getResults())
+          exprs.push_back(e);
+        truth = elementwise(rw, loc, rows, {y}, {AffineMap::get(rows.getRank(), 0, exprs, ctx)},
+                            [](OpBuilder &b, Location l, ValueRange a) -> Value {
+                              Value v = a[0];
+                              if (v.getType().isInteger(32))
+                                v = b.create<arith::SIToFPOp>(l, b.getF32Type(), v);
+                              return v;
+                            });
+      }
+      AffineMap id = AffineMap::getMultiDimIdentityMap(rows.getRank(), ctx);
+      hits = elementwise(rw, loc, rows, {predicted, truth}, {id, id},
+                         [](OpBuilder &b, Location l, ValueRange a) -> Value {
+                           Type f = a[0].getType();
+                           return b.create<arith::SelectOp>(
+                               l, b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ, a[0], a[1]),
+                               floatConst(b, l, f, 1.0), floatConst(b, l, f, 0.0));
+                         });
+      count = double(rows.getNumElements());
+    }
+    rw.replaceOp(op, scale(rw, loc, sumAll(rw, loc, hits), count));
+    return success();
+  }
+};
+
 struct DropoutLowering : OpConversionPattern<DropoutOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(DropoutOp op, OpAdaptor adaptor,
@@ -528,6 +753,11 @@ struct KilnToLinalg : kiln::impl::KilnToLinalgBase<KilnToLinalg> {
                  ConcatLowering, ReduceLowering<ReduceSumOp>, ReduceLowering<ReduceMeanOp>,
                  ReduceLowering<ReduceMaxOp>, ReduceLowering<ReduceMinOp>, DropoutLowering,
                  ConstantLowering>(ctx);
+    patterns.add<ElementwiseLossLowering<MeanSquaredErrorOp>,
+                 ElementwiseLossLowering<MeanAbsoluteErrorOp>,
+                 ElementwiseLossLowering<BinaryCrossentropyOp>,
+                 CategoricalLossLowering<CategoricalCrossentropyOp, false>,
+                 CategoricalLossLowering<SparseCategoricalCrossentropyOp, true>, AccuracyLowering>(ctx);
     if (failed(applyPartialConversion(func, target, std::move(patterns))))
       signalPassFailure();
   }

@@ -104,6 +104,73 @@ int64_t padBefore(int64_t in, int64_t window, int64_t stride, bool same) {
   return std::max<int64_t>((out - 1) * stride + window - in, 0) / 2;
 }
 
+/// Keras's definitions, per sample then averaged over the batch.
+double lossOrMetric(Operation &op, const Tensor &y, const Tensor &p) {
+  const double eps = 1e-7;
+  auto clip = [&](double q) { return std::min(std::max(q, eps), 1.0 - eps); };
+  auto fromLogits = op.getAttrOfType<BoolAttr>("from_logits");
+  bool logits = fromLogits && fromLogits.getValue();
+  int64_t classes = p.shape.empty() ? 1 : p.shape.back();
+  int64_t rows = p.size() / classes;
+  double total = 0;
+  if (isa<MeanSquaredErrorOp, MeanAbsoluteErrorOp, BinaryCrossentropyOp>(op)) {
+    for (int64_t i = 0; i < p.size(); ++i) {
+      double t = y.data[i], x = p.data[i];
+      if (isa<MeanSquaredErrorOp>(op))
+        total += (t - x) * (t - x);
+      else if (isa<MeanAbsoluteErrorOp>(op))
+        total += std::fabs(t - x);
+      else if (logits) // -(t log s(x) + (1 - t) log(1 - s(x)))
+        total += -(t * std::log(1 / (1 + std::exp(-x))) + (1 - t) * std::log(1 / (1 + std::exp(x))));
+      else
+        total += -(t * std::log(clip(x)) + (1 - t) * std::log(1 - clip(x)));
+    }
+    return total / p.size();
+  }
+  auto argmax = [&](const float *v) {
+    int64_t best = 0;
+    for (int64_t c = 1; c < classes; ++c)
+      if (v[c] > v[best])
+        best = c;
+    return best;
+  };
+  if (auto acc = dyn_cast<AccuracyOp>(op)) {
+    if (acc.getKind() == "binary") {
+      for (int64_t i = 0; i < p.size(); ++i)
+        total += (p.data[i] > acc.getThreshold().convertToDouble() ? 1.0 : 0.0) == y.data[i];
+      return total / p.size();
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      int64_t truth = acc.getKind() == "categorical" ? argmax(&y.data[r * classes]) : int64_t(y.data[r]);
+      total += argmax(&p.data[r * classes]) == truth;
+    }
+    return total / rows;
+  }
+  bool sparse = isa<SparseCategoricalCrossentropyOp>(op);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *x = &p.data[r * classes];
+    std::vector<double> logp(classes);
+    if (logits) {
+      double m = *std::max_element(x, x + classes), s = 0;
+      for (int64_t c = 0; c < classes; ++c)
+        s += std::exp(x[c] - m);
+      for (int64_t c = 0; c < classes; ++c)
+        logp[c] = x[c] - m - std::log(s);
+    } else {
+      double s = 0;
+      for (int64_t c = 0; c < classes; ++c)
+        s += x[c];
+      for (int64_t c = 0; c < classes; ++c)
+        logp[c] = std::log(clip(x[c] / s));
+    }
+    for (int64_t c = 0; c < classes; ++c) {
+      double t = sparse ? (int64_t(y.data[r]) == c ? 1.0 : 0.0) : y.data[r * classes + c];
+      total -= t * logp[c];
+    }
+  }
+  return total / rows;
+}
+
 } // namespace
 
 bool reference::evaluate(func::FuncOp func, const std::vector<Tensor> &inputs,
@@ -304,6 +371,10 @@ bool reference::evaluate(func::FuncOp func, const std::vector<Tensor> &inputs,
       r = zeros(shape);
       for (size_t i = 0; i < acc.size(); ++i)
         r.data[i] = float(isa<ReduceMeanOp>(op) ? acc[i] / count[i] : acc[i]);
+    } else if (isa<MeanSquaredErrorOp, MeanAbsoluteErrorOp, BinaryCrossentropyOp,
+                   CategoricalCrossentropyOp, SparseCategoricalCrossentropyOp, AccuracyOp>(op)) {
+      r = zeros({});
+      r.data[0] = float(lossOrMetric(op, in(op.getOperand(0)), in(op.getOperand(1))));
     } else {
       error = "the reference interpreter does not implement " + op.getName().getStringRef().str();
       return false;

@@ -12,6 +12,7 @@
 #include "frontend/ImportGraph.h"
 #include "ir/KilnOps.h"
 #include "passes/Passes.h"
+#include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -45,7 +46,9 @@ void compile(MLIRContext &ctx, const std::string &source, int64_t batch, Compile
   std::string messages;
   llvm::raw_string_ostream os(messages);
   Diagnostics diags(sources, os);
-  OwningOpRef<ModuleOp> module = compileModelFile(diags, ctx, "case");
+  bool isMlir = source.rfind("module", 0) == 0;
+  OwningOpRef<ModuleOp> module = isMlir ? parseSourceString<ModuleOp>(source, &ctx)
+                                        : compileModelFile(diags, ctx, "case");
   if (!module) {
     out.error = "frontend: " + messages;
     return;
@@ -121,7 +124,7 @@ double worstError(const std::vector<Tensor> &got, const std::vector<Tensor> &wan
 void check(const std::string &source, int64_t batch = 3, double tolerance = 1e-5,
            float lo = -1, float hi = 1, bool initialParams = false) {
   MLIRContext ctx;
-  ctx.getOrLoadDialect<KilnDialect>();
+  ctx.loadDialect<KilnDialect, func::FuncDialect>();
   Compiled c;
   compile(ctx, source, batch, c);
   ASSERT_TRUE(c.error.empty()) << c.error << "\n" << source;
@@ -130,8 +133,12 @@ void check(const std::string &source, int64_t batch = 3, double tolerance = 1e-5
 
   std::mt19937 rng(42);
   std::vector<Tensor> inputs;
-  for (const TensorSignature &t : e.inputs)
+  for (const TensorSignature &t : e.inputs) {
     inputs.push_back(randomTensor(t.shape, rng, lo, hi));
+    if (t.isInt) // class labels: integers in [0, hi)
+      for (float &v : inputs.back().data)
+        v = float(int(std::abs(v)) % int(hi));
+  }
   llvm::StringMap<Tensor> params;
   for (const ParameterValue &p : c.contents.params)
     params[p.name] = initialParams ? Tensor{p.shape, p.values} : randomTensor(p.shape, rng);
@@ -139,9 +146,17 @@ void check(const std::string &source, int64_t batch = 3, double tolerance = 1e-5
   std::vector<Tensor> outputs;
   for (const TensorSignature &t : e.outputs)
     outputs.push_back(Tensor{t.shape, std::vector<float>(Tensor{t.shape, {}}.size(), NAN)});
+  std::vector<std::vector<int32_t>> intInputs(inputs.size());
   std::vector<void *> buffers;
-  for (Tensor &t : inputs)
-    buffers.push_back(t.data.data());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!e.inputs[i].isInt) {
+      buffers.push_back(inputs[i].data.data());
+      continue;
+    }
+    for (float v : inputs[i].data)
+      intInputs[i].push_back(int32_t(v));
+    buffers.push_back(intInputs[i].data());
+  }
   for (const std::string &name : e.params)
     buffers.push_back(params[name].data.data());
   for (Tensor &t : outputs)
@@ -231,4 +246,29 @@ TEST(Numerics, SeedExamplesPredict) {
     // The model's glorot-initialised weights and pixel-like inputs in [0, 1).
     check((*file)->getBuffer().str(), 2, 1e-5, 0.0f, 1.0f, /*initialParams=*/true);
   }
+}
+
+// Losses and metrics, written as graphs in MLIR form (the language reaches
+// them through compile()); labels and predictions are inputs.
+static std::string lossCase(const std::string &op, const std::string &labels,
+                            const std::string &preds, const std::string &attrs = "") {
+  return "module {\n  func.func @predict(%y: " + labels + " {kiln.name = \"y\"}, %p: " + preds +
+         " {kiln.name = \"p\"}) -> tensor<f32> {\n    %0 = kiln." + op + " %y, %p " + attrs +
+         " : (" + labels + ", " + preds + ") -> tensor<f32>\n    return %0 : tensor<f32>\n  }\n}\n";
+}
+
+TEST(Numerics, LossesAndMetrics) {
+  const std::string f = "tensor<?x5xf32>", f1 = "tensor<?x1xf32>", i = "tensor<?xi32>";
+  // Probabilities in (0, 1) for the cross-entropies; labels drawn the same way.
+  check(lossCase("mean_squared_error", f, f), 4, 1e-5, 0.0f, 1.0f);
+  check(lossCase("mean_absolute_error", f, f), 4, 1e-5, 0.0f, 1.0f);
+  check(lossCase("binary_crossentropy", f1, f1), 6, 1e-5, 0.0f, 1.0f);
+  check(lossCase("binary_crossentropy", f1, f1, "{from_logits = true}"), 6, 1e-5, -4.0f, 4.0f);
+  check(lossCase("categorical_crossentropy", f, f), 4, 1e-5, 0.0f, 1.0f);
+  check(lossCase("categorical_crossentropy", f, f, "{from_logits = true}"), 4, 1e-5, -3.0f, 3.0f);
+  check(lossCase("sparse_categorical_crossentropy", i, f), 7, 1e-5, 0.0f, 5.0f);
+  check(lossCase("sparse_categorical_crossentropy", i, f, "{from_logits = true}"), 7, 1e-5, 0.0f, 5.0f);
+  check(lossCase("accuracy", i, f, "{kind = \"sparse_categorical\"}"), 9, 1e-6, 0.0f, 5.0f);
+  check(lossCase("accuracy", f, f, "{kind = \"categorical\"}"), 9, 1e-6, 0.0f, 1.0f);
+  check(lossCase("accuracy", f1, f1, "{kind = \"binary\"}"), 9, 1e-6, 0.0f, 1.0f);
 }
