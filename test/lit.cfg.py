@@ -5,8 +5,7 @@
 #   python3 /usr/lib/llvm-19/build/utils/lit/lit.py -sv test --param build_dir=$PWD/build
 #
 # Parameters:
-#   build_dir  CMake build tree (default: <repo>/build). kiln-opt is looked up in
-#              <build_dir>/tools/kiln-opt and kilnc in <build_dir>/tools/kilnc.
+#   build_dir  CMake build tree (default: <repo>/build); tools are in <build_dir>/bin.
 #   tools_dir  optional extra directory searched before those two (e.g. an
 #              install prefix's bin/).
 #
@@ -36,10 +35,7 @@ if not os.path.isdir(build_dir):
         "--param build_dir=<cmake build tree>" % build_dir
     )
 
-tool_dirs = [
-    os.path.join(build_dir, "tools", "kiln-opt"),
-    os.path.join(build_dir, "tools", "kilnc"),
-]
+tool_dirs = [os.path.join(build_dir, "bin")]
 if "tools_dir" in lit_config.params:
     tool_dirs.insert(0, os.path.abspath(lit_config.params["tools_dir"]))
 
