@@ -2,10 +2,12 @@
 //
 // For lit tests and for looking at one pass at a time:
 //   kiln-opt model.mlir --kiln-specialize-batch=batch-size=64
+//   kiln-opt model.mlir --pass-pipeline='builtin.module(func.func(kiln-to-linalg))'
 //
 //===----------------------------------------------------------------------===//
 
 #include "ir/KilnDialect.h"
+#include "codegen/Passes.h"
 #include "passes/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/InitAllDialects.h"
@@ -16,6 +18,7 @@
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
   kiln::registerKilnPasses();
+  kiln::registerKilnCodegenPasses();
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
