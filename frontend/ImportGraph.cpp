@@ -141,6 +141,27 @@ static SmallVector<StringRef> allCallables() {
   return names;
 }
 
+/// layer(x), layer(a, b) or layer([a, b]): the inputs are tensors, no keywords.
+Value Importer::applyLayerCall(Layer &layer, const Expr &call) {
+  SmallVector<Value> inputs;
+  for (const Arg &a : call.args) {
+    if (!a.keyword.empty()) {
+      error(a.keywordLoc, "a layer is applied to tensors only; '" + a.keyword +
+                              "=' is not an input");
+      return nullptr;
+    }
+    if (a.value->kind == Expr::Kind::List || a.value->kind == Expr::Kind::Tuple) {
+      for (const ExprPtr &item : a.value->elements)
+        inputs.push_back(tensorExpr(*item));
+    } else {
+      inputs.push_back(tensorExpr(*a.value));
+    }
+  }
+  if (llvm::is_contained(inputs, Value()))
+    return nullptr;
+  return applyLayer(layer, inputs, call.loc);
+}
+
 Value Importer::tensorExpr(const Expr &e) {
   switch (e.kind) {
   case Expr::Kind::Integer:
@@ -213,23 +234,7 @@ Value Importer::tensorExpr(const Expr &e) {
     std::shared_ptr<Layer> layer = makeLayer(callee);
     if (!layer)
       return nullptr;
-    SmallVector<Value> inputs;
-    for (const Arg &a : e.args) {
-      if (!a.keyword.empty()) {
-        error(a.keywordLoc, "a layer is applied to tensors only; '" + a.keyword +
-                                "=' is not an input");
-        return nullptr;
-      }
-      if (a.value->kind == Expr::Kind::List || a.value->kind == Expr::Kind::Tuple) {
-        for (const ExprPtr &item : a.value->elements)
-          inputs.push_back(tensorExpr(*item));
-      } else {
-        inputs.push_back(tensorExpr(*a.value));
-      }
-    }
-    if (llvm::is_contained(inputs, Value()))
-      return nullptr;
-    return applyLayer(*layer, inputs, e.loc);
+    return applyLayerCall(*layer, e);
   }
   if (callee.kind != Expr::Kind::Name) {
     error(callee.loc, "expected a function or layer name before '('");
@@ -243,22 +248,7 @@ Value Importer::tensorExpr(const Expr &e) {
       error(callee.loc, "'" + callee.text + "' is a tensor and cannot be called");
       return nullptr;
     }
-    SmallVector<Value> inputs;
-    for (const Arg &a : e.args) {
-      if (!a.keyword.empty()) {
-        error(a.keywordLoc, "a layer is applied to tensors only, without keywords");
-        return nullptr;
-      }
-      if (a.value->kind == Expr::Kind::List || a.value->kind == Expr::Kind::Tuple) {
-        for (const ExprPtr &item : a.value->elements)
-          inputs.push_back(tensorExpr(*item));
-      } else {
-        inputs.push_back(tensorExpr(*a.value));
-      }
-    }
-    if (llvm::is_contained(inputs, Value()))
-      return nullptr;
-    return applyLayer(*it->second.layer, inputs, e.loc);
+    return applyLayerCall(*it->second.layer, e);
   }
   if (name == "Input" || name == "InputLayer")
     return input(e, pendingName);

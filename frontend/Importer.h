@@ -133,6 +133,7 @@ public:
   static bool isUnsupportedKerasLayer(llvm::StringRef name);
   std::shared_ptr<Layer> makeLayer(const Expr &call);
   mlir::Value applyLayer(Layer &layer, llvm::ArrayRef<mlir::Value> inputs, llvm::SMLoc loc);
+  mlir::Value applyLayerCall(Layer &layer, const Expr &call);
   mlir::Value activation(mlir::Value x, llvm::StringRef name, llvm::SMLoc loc,
                          llvm::StringRef layerName);
   bool checkActivationName(llvm::StringRef name, llvm::SMLoc loc);
