@@ -117,16 +117,19 @@ std::unique_ptr<llvm::TargetMachine> cpu::createTargetMachine(StringRef cpu, std
         features += (features.empty() ? "" : ",") + std::string(f.second ? "+" : "-") +
                     f.first().str();
   }
+  {
+    std::unique_ptr<llvm::MCSubtargetInfo> generic(target->createMCSubtargetInfo(triple, "", ""));
+    if (!generic || !generic->isCPUStringValid(cpuName)) {
+      error = "unknown CPU '" + cpuName + "' (try native, x86-64-v4, x86-64-v3, x86-64-v2, x86-64)";
+      return nullptr;
+    }
+  }
   llvm::TargetOptions options;
   std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
       triple, cpuName, features, options, llvm::Reloc::PIC_, std::nullopt,
       llvm::CodeGenOptLevel::Aggressive));
   if (!tm) {
     error = "cannot create a target machine for CPU '" + cpuName + "'";
-    return nullptr;
-  }
-  if (!tm->getMCSubtargetInfo()->isCPUStringValid(cpuName)) {
-    error = "unknown CPU '" + cpuName + "' (try native, x86-64-v4, x86-64-v3, x86-64-v2, x86-64)";
     return nullptr;
   }
   return tm;
