@@ -156,7 +156,9 @@ std::unique_ptr<llvm::Module> cpu::translateToLLVMIR(ModuleOp module, llvm::LLVM
   }
   llvmModule->setDataLayout(tm.createDataLayout());
   llvmModule->setTargetTriple(tm.getTargetTriple().str());
-  auto optimize = makeOptimizingTransformer(/*optLevel=*/3, /*sizeLevel=*/0, &tm);
+  // O2, not O3: on the MNIST CNN, O3 took 7.5 s of an 8 s compile for no
+  // speed-up of predict (1.56 s vs 1.49 s for 640 samples); O2 compiles in 0.6 s.
+  auto optimize = makeOptimizingTransformer(/*optLevel=*/2, /*sizeLevel=*/0, &tm);
   if (llvm::Error err = optimize(llvmModule.get())) {
     module.emitError("LLVM optimization failed: ") << llvm::toString(std::move(err));
     return nullptr;
