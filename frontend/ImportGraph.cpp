@@ -180,6 +180,10 @@ Value Importer::tensorExpr(const Expr &e) {
       StringRef guess = closestMatch(e.text, known);
       if (isPrimitive(e.text) || isLayerClass(e.text))
         error(e.loc, "'" + e.text + "' is a function; call it: " + e.text + "(...)");
+      else if (e.text == "output" || e.text == "model")
+        error(e.loc, "unknown name '" + e.text + "' ('" + e.text +
+                         "' starts a statement only when a name follows, as in " +
+                         (e.text == "output" ? "'output y'" : "'model my_model'") + ")");
       else
         error(e.loc, "unknown name '" + e.text + "'" +
                          (guess.empty() ? Twine("") : "; did you mean '" + guess + "'?"));
