@@ -20,6 +20,8 @@
 #include "ir/KilnOps.h"
 #include "passes/Passes.h"
 #include "codegen/Artifact.h"
+#include "codegen/Passes.h"
+#include "mlir/InitAllPasses.h"
 #include "codegen/cpu/CpuBackend.h"
 #include "codegen/cpu/Library.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
@@ -113,6 +115,11 @@ static bool writeStage(StringRef name, llvm::function_ref<void(llvm::raw_ostream
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // Passes are registered before the command line is parsed, so that
+  // --mlir-print-ir-before/after=<pass> can name them.
+  registerAllPasses();
+  kiln::registerKilnPasses();
+  kiln::registerKilnCodegenPasses();
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
   registerAsmPrinterCLOptions();
@@ -126,10 +133,10 @@ int main(int argc, char **argv) {
       "                   [--cpu=native|x86-64-v3|...] [-o out]\n"
       "  kilnc model.kiln -o model.kbin       the compiled model for the runtime\n\n"
       "Also accepted (see --help-hidden): MLIR's --mlir-print-ir-after-all,\n"
-      "--mlir-print-ir-before=<pass>, --mlir-print-debuginfo, --mlir-timing,\n"
+      "--mlir-print-ir-before=<pass>, --mlir-print-debuginfo,\n"
       "--mlir-elide-elementsattrs-if-larger=N, --mlir-pass-statistics.\n");
 
-  if (batchSize < 0) {
+  if (batchSize.getNumOccurrences() && batchSize <= 0) {
     llvm::errs() << "kilnc: error: --batch-size must be positive\n";
     return 1;
   }
