@@ -14,6 +14,9 @@ def SpecializeBatch : Pass<"kiln-specialize-batch", "::mlir::ModuleOp"> {
     whole graph becomes static. It fails, naming the op, if a shape rule
     rejects the new size.
 
+    A function with a `kiln.batch_size` attribute takes that size instead
+    (kilnc --batch-size=64,1 makes one copy of each entry point per size).
+
     Before: `func.func @predict(%x: tensor<?x4xf32>) -> tensor<?x2xf32>`
     After (`batch-size=8`): `func.func @predict(%x: tensor<8x4xf32>) -> tensor<8x2xf32>`
   }];

@@ -26,12 +26,12 @@ struct SpecializeBatch : kiln::impl::SpecializeBatchBase<SpecializeBatch> {
         return signalPassFailure();
   }
 
-  Type withBatch(Type type) const {
+  Type withBatch(Type type, int64_t batch) const {
     auto t = llvm::dyn_cast<RankedTensorType>(type);
     if (!t || t.getRank() == 0 || !t.isDynamicDim(0))
       return type;
     SmallVector<int64_t> shape(t.getShape());
-    shape[0] = batchSize;
+    shape[0] = batch;
     return RankedTensorType::get(shape, t.getElementType());
   }
 
@@ -45,8 +45,15 @@ struct SpecializeBatch : kiln::impl::SpecializeBatchBase<SpecializeBatch> {
     if (!func.getBody().hasOneBlock() || !ret)
       return func.emitOpError("kiln-specialize-batch expects a single-block body ending in "
                               "func.return");
+    // A function may carry its own size (kilnc --batch-size=64,1 makes one
+    // copy per size); the others take the pass option.
+    int64_t batch = batchSize;
+    if (auto own = func->getAttrOfType<IntegerAttr>("kiln.batch_size"))
+      batch = own.getInt();
+    if (batch < 1)
+      return func.emitError("kiln-specialize-batch: batch size must be at least 1, got ") << batch;
     for (BlockArgument arg : entry.getArguments())
-      arg.setType(withBatch(arg.getType()));
+      arg.setType(withBatch(arg.getType(), batch));
 
     // Ops are visited in order, so every operand already has its new type.
     WalkResult walk = func.walk([&](Operation *op) -> WalkResult {

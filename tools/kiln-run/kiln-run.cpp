@@ -15,6 +15,7 @@
 #include "runtime/io/Npy.h"
 #include "runtime/io/Npz.h"
 #include "runtime/kiln_runtime.h"
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -134,9 +135,27 @@ int loadParams(kiln_model *model, const std::string &path) {
 int predict(kiln_model *model, const std::string &entryName,
             const std::vector<std::string> &inputSpecs, const std::string &paramsPath,
             const std::string &outputPath, const std::string &classesPath) {
+  // The entry point, or its batch specialisations <entry>_b<size>
+  // (kilnc --batch-size=64,1), largest batch first.
+  std::vector<const kiln_entry_info *> variants;
   const kiln_entry_info *entry = nullptr;
-  if (kiln_model_find_entry(model, entryName.c_str(), &entry) != KILN_OK)
-    return fail(runtimeError("entry point '" + entryName + "'"));
+  if (kiln_model_find_entry(model, entryName.c_str(), &entry) == KILN_OK) {
+    variants.push_back(entry);
+  } else {
+    size_t count = 0;
+    kiln_model_num_entries(model, &count);
+    for (size_t i = 0; i < count; ++i) {
+      const kiln_entry_info *e = nullptr;
+      kiln_model_entry(model, i, &e);
+      if (std::string(e->name).rfind(entryName + "_b", 0) == 0)
+        variants.push_back(e);
+    }
+    if (variants.empty())
+      return fail("the model has no entry point '" + entryName + "' (kiln-run info lists them)");
+    std::sort(variants.begin(), variants.end(),
+              [](auto *a, auto *b) { return a->batch_size > b->batch_size; });
+    entry = variants.front();
+  }
   if (!paramsPath.empty())
     if (int rc = loadParams(model, paramsPath))
       return rc;
@@ -192,10 +211,12 @@ int predict(kiln_model *model, const std::string &entryName,
   if (samples <= 0)
     return fail("the inputs hold no samples");
 
-  kiln_session *session = nullptr;
-  if (kiln_session_create(model, entryName.c_str(), &session) != KILN_OK)
-    return fail(runtimeError("cannot create a session"));
-  int64_t batch = entry->batch_size;
+  // One session per specialisation, created on first use.
+  std::vector<kiln_session *> sessions(variants.size(), nullptr);
+  auto cleanup = [&] {
+    for (kiln_session *s : sessions)
+      kiln_session_destroy(s);
+  };
 
   // Outputs for all samples: (samples, *output shape without the batch).
   std::vector<io::Array> outputs;
@@ -209,8 +230,29 @@ int predict(kiln_model *model, const std::string &entryName,
     outputs.push_back(std::move(*a));
   }
   std::vector<std::vector<uint8_t>> staging(entry->num_inputs);
-  for (int64_t start = 0; start < samples; start += batch) {
-    int64_t n = std::min(batch, samples - start);
+  int64_t runs = 0;
+  for (int64_t start = 0, n; start < samples; start += n, ++runs) {
+    // The largest batch that the remaining samples fill, else the smallest
+    // one that holds them all (padded).
+    int64_t left = samples - start;
+    size_t pick = variants.size() - 1;
+    for (size_t v = 0; v < variants.size(); ++v)
+      if (variants[v]->batch_size <= left) {
+        pick = v;
+        break;
+      }
+    if (variants[pick]->batch_size > left)
+      for (size_t v = variants.size(); v-- > 0;)
+        if (variants[v]->batch_size >= left) {
+          pick = v;
+          break;
+        }
+    entry = variants[pick];
+    int64_t batch = entry->batch_size;
+    n = std::min(batch, left);
+    if (!sessions[pick] && kiln_session_create(model, entry->name, &sessions[pick]) != KILN_OK)
+      return cleanup(), fail(runtimeError("cannot create a session"));
+    kiln_session *session = sessions[pick];
     for (size_t k = 0; k < entry->num_inputs; ++k) {
       const kiln_tensor_info &t = entry->inputs[k];
       const io::Array &a = inputs.at(t.name);
@@ -219,20 +261,20 @@ int predict(kiln_model *model, const std::string &entryName,
       std::memcpy(staging[k].data(), a.bytes() + start * perSample, n * perSample);
       if (kiln_session_set_input(session, t.name, t.dtype, t.shape, t.rank, staging[k].data(),
                                  t.byte_size) != KILN_OK)
-        return kiln_session_destroy(session), fail(runtimeError("input"));
+        return cleanup(), fail(runtimeError("input"));
     }
     if (kiln_session_run(session) != KILN_OK)
-      return kiln_session_destroy(session), fail(runtimeError("run"));
+      return cleanup(), fail(runtimeError("run"));
     for (size_t k = 0; k < entry->num_outputs; ++k) {
       const kiln_tensor_info &t = entry->outputs[k];
       size_t perSample = t.byte_size / batch;
       std::vector<uint8_t> out(t.byte_size);
       if (kiln_session_get_output(session, t.name, out.data(), out.size()) != KILN_OK)
-        return kiln_session_destroy(session), fail(runtimeError("output"));
+        return cleanup(), fail(runtimeError("output"));
       std::memcpy(outputs[k].bytes() + start * perSample, out.data(), n * perSample);
     }
   }
-  kiln_session_destroy(session);
+  cleanup();
 
   bool npz = outputPath.size() >= 4 && outputPath.compare(outputPath.size() - 4, 4, ".npz") == 0;
   if (!npz && outputs.size() != 1)
@@ -273,8 +315,11 @@ int predict(kiln_model *model, const std::string &entryName,
     if (io::Status s = io::writeNpy(classesPath, a->ref()); !s)
       return fail(s.message());
   }
-  std::fprintf(stderr, "kiln-run: predicted %lld samples in %lld batches of %lld\n",
-               (long long)samples, (long long)((samples + batch - 1) / batch), (long long)batch);
+  std::string sizes;
+  for (const kiln_entry_info *v : variants)
+    sizes += (sizes.empty() ? "" : ", ") + std::to_string(v->batch_size);
+  std::fprintf(stderr, "kiln-run: predicted %lld samples in %lld batches of %s\n",
+               (long long)samples, (long long)runs, sizes.c_str());
   return 0;
 }
 

@@ -32,6 +32,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/SmallSet.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -75,10 +76,12 @@ static cl::opt<uint64_t> seed("seed",
                               cl::desc("Seed of the initial parameter values (initializers "
                                        "without their own seed)"),
                               cl::init(0), cl::cat(kilncCategory));
-static cl::opt<int64_t> batchSize("batch-size",
-                                  cl::desc("Specialise entry points for this batch size "
-                                           "(default: leave the batch dimension dynamic)"),
-                                  cl::init(0), cl::cat(kilncCategory));
+static cl::list<int64_t> batchSizes(
+    "batch-size",
+    cl::desc("Specialise entry points for this batch size; several sizes (--batch-size=64,1) "
+             "give one entry point each, named <entry>_b<size> (default: leave the batch "
+             "dimension dynamic for --emit=graph, else fit(batch_size=...) or 32)"),
+    cl::CommaSeparated, cl::cat(kilncCategory));
 static cl::opt<std::string> dumpStages("dump-stages",
                                        cl::desc("Write one readable file per compiler stage "
                                                 "into this directory"),
@@ -136,7 +139,7 @@ int main(int argc, char **argv) {
       "--mlir-print-ir-before=<pass>, --mlir-print-debuginfo,\n"
       "--mlir-elide-elementsattrs-if-larger=N, --mlir-pass-statistics.\n");
 
-  if (batchSize.getNumOccurrences() && batchSize <= 0) {
+  if (llvm::any_of(batchSizes, [](int64_t b) { return b <= 0; })) {
     llvm::errs() << "kilnc: error: --batch-size must be positive\n";
     return 1;
   }
@@ -216,12 +219,32 @@ int main(int argc, char **argv) {
 
   // Code needs static shapes: without --batch-size, use the file's
   // fit(batch_size=...), else Keras's default of 32.
-  int64_t batch = batchSize;
-  if (batch == 0 && emit != Emit::Graph) {
-    batch = 32;
+  SmallVector<int64_t> batches(batchSizes.begin(), batchSizes.end());
+  if (batches.empty() && emit != Emit::Graph) {
+    int64_t b = 32;
     for (auto t : module->getOps<kiln::TrainingOp>())
-      if (auto b = t.getFitConfig().getAs<IntegerAttr>("batch_size"))
-        batch = b.getInt();
+      if (auto fit = t.getFitConfig().getAs<IntegerAttr>("batch_size"))
+        b = fit.getInt();
+    batches.push_back(b);
+  }
+  int64_t batch = batches.empty() ? 0 : batches.front();
+  if (batches.size() > 1) {
+    // One copy of every entry point per batch size, each tagged with its size
+    // (kiln-specialize-batch reads kiln.batch_size).
+    SmallVector<func::FuncOp> entries(module->getOps<func::FuncOp>());
+    llvm::SmallSet<int64_t, 4> seen;
+    for (int64_t b : batches) {
+      if (!seen.insert(b).second)
+        continue;
+      for (func::FuncOp f : entries) {
+        func::FuncOp copy = f.clone();
+        copy.setName((f.getName() + "_b" + Twine(b)).str());
+        copy->setAttr("kiln.batch_size", IntegerAttr::get(IntegerType::get(&context, 64), b));
+        module->getBody()->getOperations().insert(Block::iterator(f), copy);
+      }
+    }
+    for (func::FuncOp f : entries)
+      f.erase();
   }
 
   PassManager pm(&context);
