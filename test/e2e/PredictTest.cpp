@@ -9,6 +9,7 @@
 #include "ir/KilnOps.h"
 #include "passes/Passes.h"
 #include "runtime/io/Npy.h"
+#include "runtime/io/Npz.h"
 #include "runtime/io/Safetensors.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/FileSystem.h"
@@ -187,6 +188,60 @@ TEST(Predict, SeveralBatchSpecialisations) {
   auto y = io::readNpy(dir / "y.npy"), y7 = io::readNpy(dir / "y7.npy");
   ASSERT_TRUE(y.ok() && y7.ok());
   EXPECT_LE(worstError(toTensor(*y), toTensor(*y7)), 1e-6);
+}
+
+TEST(Predict, SeveralInputsByNameAndSeveralOutputs) {
+  TempDir dir;
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream f(dir / "two.kiln", ec);
+    f << "image = Input(shape=(4, 4, 1))\nmeta = Input(shape=(3,))\n"
+         "h = Flatten()(Conv2D(2, 3, padding='same', activation='relu')(image))\n"
+         "j = Concatenate()([h, Dense(5)(meta)])\n"
+         "logits = Dense(3)(j)\nprobs = softmax(logits)\noutput probs, logits\n";
+  }
+  ASSERT_EQ(run({KILNC, dir / "two.kiln", "--batch-size=2", "-o", dir / "m.kbin"}, dir).status, 0);
+  MLIRContext ctx;
+  ctx.getOrLoadDialect<KilnDialect>();
+  OwningOpRef<ModuleOp> graph = graphOf(ctx, dir / "two.kiln", 5);
+  ASSERT_TRUE(graph);
+  std::mt19937 rng(9);
+  io::ArrayList params;
+  llvm::StringMap<Tensor> paramTensors;
+  for (ParamOp param : graph->getOps<ParamOp>()) {
+    auto t = llvm::cast<RankedTensorType>(param.getType());
+    params.push_back({param.getSymName().str(),
+                      randomArray({t.getShape().begin(), t.getShape().end()}, rng, -0.5f, 0.5f)});
+    paramTensors[param.getSymName()] = toTensor(params.back().array);
+  }
+  ASSERT_TRUE(io::writeSafetensors(dir / "p.safetensors", params).ok());
+  io::Array image = randomArray({5, 4, 4, 1}, rng, 0, 1), meta = randomArray({5, 3}, rng, -1, 1);
+  ASSERT_TRUE(io::writeNpy(dir / "image.npy", image.ref()).ok());
+  ASSERT_TRUE(io::writeNpy(dir / "meta.npy", meta.ref()).ok());
+  Process p = run({KILN_RUN, "predict", dir / "m.kbin", "--input", "meta=" + (dir / "meta.npy"),
+                   "--input", "image=" + (dir / "image.npy"), "--params", dir / "p.safetensors",
+                   "--output", dir / "y.npz"},
+                  dir);
+  ASSERT_EQ(p.status, 0) << p.output;
+  auto outs = io::readNpz(dir / "y.npz");
+  ASSERT_TRUE(outs.ok()) << outs.message();
+  const io::Array *probs = io::findArray(*outs, "probs"), *logits = io::findArray(*outs, "logits");
+  ASSERT_TRUE(probs && logits);
+
+  std::vector<Tensor> expected;
+  std::string error;
+  ASSERT_TRUE(reference::evaluate(graph->lookupSymbol<func::FuncOp>("predict"),
+                                  {toTensor(image), toTensor(meta)}, paramTensors, expected, error))
+      << error;
+  EXPECT_LE(worstError(toTensor(*probs), expected[0]), 1e-5);
+  EXPECT_LE(worstError(toTensor(*logits), expected[1]), 1e-5);
+
+  // A missing input is named.
+  p = run({KILN_RUN, "predict", dir / "m.kbin", "--input", "image=" + (dir / "image.npy"),
+           "--output", dir / "y.npz"},
+          dir);
+  EXPECT_EQ(p.status, 1);
+  EXPECT_NE(p.output.find("no data for input 'meta'"), std::string::npos) << p.output;
 }
 
 TEST(Predict, UserErrorsAreClear) {
