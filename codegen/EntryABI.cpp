@@ -9,6 +9,7 @@
 
 #include "codegen/Passes.h"
 #include "ir/KilnOps.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
 #include "llvm/ADT/MapVector.h"
 
 namespace kiln {
@@ -77,9 +78,42 @@ struct PlanScratch : kiln::impl::PlanScratchBase<PlanScratch> {
         return signalPassFailure();
   }
 
+  /// Position in the function's entry block of the op that holds `op`.
+  static int64_t positionOf(Operation *op, Block &entry, const DenseMap<Operation *, int64_t> &pos) {
+    while (op && op->getBlock() != &entry)
+      op = op->getParentOp();
+    return op ? pos.lookup(op) : INT64_MAX;
+  }
+
+  /// The last entry-block position where `value`, or a view of it, is used.
+  static int64_t lastUse(Value value, Block &entry, const DenseMap<Operation *, int64_t> &pos) {
+    int64_t last = 0;
+    for (OpOperand &use : value.getUses()) {
+      Operation *user = use.getOwner();
+      last = std::max(last, positionOf(user, entry, pos));
+      if (auto view = dyn_cast<ViewLikeOpInterface>(user); view && view.getViewSource() == value)
+        for (Value alias : user->getResults())
+          last = std::max(last, lastUse(alias, entry, pos));
+    }
+    return last;
+  }
+
   LogicalResult plan(func::FuncOp func) {
     SmallVector<memref::AllocOp> allocs;
     func.walk([&](memref::AllocOp op) { allocs.push_back(op); });
+    Block &entry = func.getBody().front();
+    DenseMap<Operation *, int64_t> pos;
+    for (auto [i, op] : llvm::enumerate(entry))
+      pos[&op] = i;
+
+    // Buffers whose lifetimes do not overlap share bytes: each takes the
+    // lowest aligned offset not held by a buffer still live when it is born
+    // (first fit, in program order). Lifetimes run from the allocation to the
+    // last use of the buffer or of any view of it.
+    struct Slot {
+      int64_t offset, bytes, end;
+    };
+    SmallVector<Slot> placed;
     SmallVector<int64_t> offsets;
     int64_t total = 0;
     for (memref::AllocOp alloc : allocs) {
@@ -87,9 +121,23 @@ struct PlanScratch : kiln::impl::PlanScratchBase<PlanScratch> {
       if (!type.hasStaticShape() || !type.getLayout().isIdentity())
         return alloc.emitError("kiln-plan-scratch needs static, identity-layout buffers, got ")
                << type;
-      int64_t bytes = type.getNumElements() * ((type.getElementTypeBitWidth() + 7) / 8);
-      offsets.push_back(total);
-      total += llvm::alignTo(bytes, kAlignment);
+      int64_t bytes = llvm::alignTo(
+          type.getNumElements() * ((type.getElementTypeBitWidth() + 7) / 8), kAlignment);
+      int64_t begin = positionOf(alloc, entry, pos), end = lastUse(alloc.getResult(), entry, pos);
+      if (alloc->getBlock() != &entry)
+        end = INT64_MAX; // allocated inside a loop: never shared
+      SmallVector<Slot> live;
+      for (const Slot &s : placed)
+        if (s.end >= begin)
+          live.push_back(s);
+      llvm::sort(live, [](const Slot &a, const Slot &b) { return a.offset < b.offset; });
+      int64_t offset = 0;
+      for (const Slot &s : live)
+        if (offset + bytes > s.offset && offset < s.offset + s.bytes)
+          offset = std::max(offset, s.offset + s.bytes);
+      placed.push_back(Slot{offset, bytes, end});
+      offsets.push_back(offset);
+      total = std::max(total, offset + bytes);
     }
     auto scratchType = MemRefType::get({total}, IntegerType::get(&getContext(), 8));
     NamedAttrList attrs;

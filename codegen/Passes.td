@@ -45,8 +45,9 @@ def PlanScratch : Pass<"kiln-plan-scratch", "::mlir::ModuleOp"> {
     After bufferization, replaces each static `memref.alloc` of a function by a
     `memref.view` into a new last argument, `memref<Nxi8>`, at 64-byte aligned
     offsets, and records N as `kiln.scratch_bytes` on the function. No
-    allocation is left inside an entry point. This first plan gives every
-    buffer its own slot; liveness-based reuse belongs to the memory planner.
+    allocation is left inside an entry point. Buffers whose lifetimes (from
+    the allocation to the last use of the buffer or of a view of it) do not
+    overlap share bytes: first fit, in program order.
   }];
   let dependentDialects = ["::mlir::memref::MemRefDialect", "::mlir::arith::ArithDialect"];
 }
