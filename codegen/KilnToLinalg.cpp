@@ -142,20 +142,26 @@ Value reshapeTo(OpBuilder &b, Location loc, Value src, RankedTensorType target) 
   return b.create<tensor::ExpandShapeOp>(loc, target, flat, all);
 }
 
-/// Pads the spatial dims (1, 2) of an NHWC tensor for "same" windows, the
-/// extra row/column going to the bottom/right as TensorFlow does.
-Value padSame(OpBuilder &b, Location loc, Value x, ArrayRef<int64_t> window,
-              ArrayRef<int64_t> strides, double padValue) {
+/// TensorFlow's "same" padding before the first element of one spatial dim;
+/// the extra row/column of an odd total goes after the last.
+int64_t samePadBefore(int64_t in, int64_t out, int64_t window, int64_t stride) {
+  return std::max<int64_t>((out - 1) * stride + window - in, 0) / 2;
+}
+
+/// Pads the spatial dims (1, 2) of an NHWC tensor so that windows produce the
+/// spatial sizes of `result` (the op's inferred type).
+Value padSame(OpBuilder &b, Location loc, Value x, RankedTensorType result,
+              ArrayRef<int64_t> window, ArrayRef<int64_t> strides, double padValue) {
   RankedTensorType t = tensorType(x);
   SmallVector<OpFoldResult> low(4, b.getIndexAttr(0)), high(4, b.getIndexAttr(0));
   SmallVector<int64_t> shape(t.getShape());
   bool any = false;
   for (int i = 0; i < 2; ++i) {
-    int64_t in = t.getDimSize(1 + i), s = strides[i], k = window[i];
-    int64_t out = (in - 1) / s + 1;
-    int64_t total = std::max<int64_t>((out - 1) * s + k - in, 0);
-    low[1 + i] = b.getIndexAttr(total / 2);
-    high[1 + i] = b.getIndexAttr(total - total / 2);
+    int64_t in = t.getDimSize(1 + i), out = result.getDimSize(1 + i);
+    int64_t total = std::max<int64_t>((out - 1) * strides[i] + window[i] - in, 0);
+    int64_t before = samePadBefore(in, out, window[i], strides[i]);
+    low[1 + i] = b.getIndexAttr(before);
+    high[1 + i] = b.getIndexAttr(total - before);
     shape[1 + i] += total;
     any |= total > 0;
   }
@@ -164,6 +170,32 @@ Value padSame(OpBuilder &b, Location loc, Value x, ArrayRef<int64_t> window,
   auto type = RankedTensorType::get(shape, t.getElementType());
   Value pad = floatConst(b, loc, t.getElementType(), padValue);
   return b.create<tensor::PadOp>(loc, type, x, low, high, pad);
+}
+
+/// softmax (or log-softmax) of `x` along `axis`, the maximum subtracted first
+/// so that exp cannot overflow.
+Value softmaxAlong(OpBuilder &b, Location loc, Value x, int64_t axis, bool log) {
+  RankedTensorType t = tensorType(x);
+  int64_t rank = t.getRank();
+  MLIRContext *ctx = b.getContext();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
+  AffineMap reduced = dropDimsMap(ctx, rank, {axis});
+  Value m = reduce(b, loc, x, {axis}, -INFINITY, maxF);
+  Value e = elementwise(b, loc, t, {x, m}, {id, reduced},
+                        [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                          return nb.create<math::ExpOp>(l, nb.create<arith::SubFOp>(l, a[0], a[1]));
+                        });
+  Value s = reduce(b, loc, e, {axis}, 0.0, addF);
+  if (log) // x - max - log(sum(exp(x - max)))
+    return elementwise(b, loc, t, {x, m, s}, {id, reduced, reduced},
+                       [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                         Value shifted = nb.create<arith::SubFOp>(l, a[0], a[1]);
+                         return nb.create<arith::SubFOp>(l, shifted, nb.create<math::LogOp>(l, a[2]));
+                       });
+  return elementwise(b, loc, t, {e, s}, {id, reduced},
+                     [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                       return nb.create<arith::DivFOp>(l, a[0], a[1]);
+                     });
 }
 
 //===----------------------------------------------------------------------===//
@@ -234,33 +266,11 @@ struct SoftmaxLowering : OpConversionPattern<OpT> {
   using Adaptor = typename OpT::Adaptor;
   LogicalResult matchAndRewrite(OpT op, Adaptor adaptor,
                                 ConversionPatternRewriter &rw) const override {
-    Location loc = op.getLoc();
     Value x = adaptor.getOperand();
-    RankedTensorType t = tensorType(x);
-    int64_t rank = t.getRank(), axis = int64_t(op.getAxis());
+    int64_t axis = int64_t(op.getAxis());
     if (axis < 0)
-      axis += rank;
-    MLIRContext *ctx = rw.getContext();
-    AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
-    AffineMap reduced = dropDimsMap(ctx, rank, {axis});
-    Value m = reduce(rw, loc, x, {axis}, -INFINITY, maxF);
-    Value e = elementwise(rw, loc, t, {x, m}, {id, reduced},
-                          [](OpBuilder &b, Location l, ValueRange a) -> Value {
-                            return b.create<math::ExpOp>(l, b.create<arith::SubFOp>(l, a[0], a[1]));
-                          });
-    Value s = reduce(rw, loc, e, {axis}, 0.0, addF);
-    Value r;
-    if (Log)
-      r = elementwise(rw, loc, t, {x, m, s}, {id, reduced, reduced},
-                      [](OpBuilder &b, Location l, ValueRange a) -> Value {
-                        Value shifted = b.create<arith::SubFOp>(l, a[0], a[1]);
-                        return b.create<arith::SubFOp>(l, shifted, b.create<math::LogOp>(l, a[2]));
-                      });
-    else
-      r = elementwise(rw, loc, t, {e, s}, {id, reduced},
-                      [](OpBuilder &b, Location l, ValueRange a) -> Value {
-                        return b.create<arith::DivFOp>(l, a[0], a[1]);
-                      });
+      axis += tensorType(x).getRank();
+    Value r = softmaxAlong(rw, op.getLoc(), x, axis, Log);
     rw.replaceOp(op, r);
     return success();
   }
@@ -310,7 +320,7 @@ struct Conv2DLowering : OpConversionPattern<Conv2DOp> {
     SmallVector<int64_t> strides(op.getStrides());
     Value x = adaptor.getInput();
     if (op.getPadding() == "same")
-      x = padSame(rw, loc, x, {w.getDimSize(0), w.getDimSize(1)}, strides, 0.0);
+      x = padSame(rw, loc, x, result, {w.getDimSize(0), w.getDimSize(1)}, strides, 0.0);
     Value r = rw.create<linalg::Conv2DNhwcHwcfOp>(
                     loc, result, ValueRange{x, adaptor.getKernel()},
                     ValueRange{filled(rw, loc, result, 0.0)}, rw.getI64TensorAttr(strides),
@@ -335,7 +345,7 @@ struct PoolLowering : OpConversionPattern<OpT> {
     Value x = adaptor.getInput();
     RankedTensorType inType = tensorType(x);
     if (same)
-      x = padSame(rw, loc, x, window, strides, Max ? -INFINITY : 0.0);
+      x = padSame(rw, loc, x, result, window, strides, Max ? -INFINITY : 0.0);
     Value windowTensor = rw.create<tensor::EmptyOp>(loc, window, f);
     Value init = filled(rw, loc, result, Max ? -INFINITY : 0.0);
     Value r;
@@ -359,11 +369,8 @@ struct PoolLowering : OpConversionPattern<OpT> {
           int64_t c = 1;
           for (int d = 0; d < 2; ++d) {
             int64_t in = inType.getDimSize(1 + d), pos = d == 0 ? i : j;
-            int64_t padLow = 0;
-            if (same) {
-              int64_t out = (in - 1) / strides[d] + 1;
-              padLow = std::max<int64_t>((out - 1) * strides[d] + window[d] - in, 0) / 2;
-            }
+            int64_t padLow =
+                same ? samePadBefore(in, result.getDimSize(1 + d), window[d], strides[d]) : 0;
             int64_t start = pos * strides[d] - padLow;
             int64_t lo = std::max<int64_t>(start, 0), hi = std::min(start + window[d], in);
             c *= std::max<int64_t>(hi - lo, 1);
@@ -546,22 +553,11 @@ struct ElementwiseLossLowering : OpConversionPattern<OpT> {
 Value logProbabilities(OpBuilder &b, Location loc, Value p, bool logits) {
   RankedTensorType t = tensorType(p);
   int64_t rank = t.getRank(), axis = rank - 1;
+  if (logits)
+    return softmaxAlong(b, loc, p, axis, /*log=*/true);
   MLIRContext *ctx = b.getContext();
   AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx);
   AffineMap rows = dropDimsMap(ctx, rank, {axis});
-  if (logits) {
-    Value m = reduce(b, loc, p, {axis}, -INFINITY, maxF);
-    Value e = elementwise(b, loc, t, {p, m}, {id, rows},
-                          [](OpBuilder &nb, Location l, ValueRange a) -> Value {
-                            return nb.create<math::ExpOp>(l, nb.create<arith::SubFOp>(l, a[0], a[1]));
-                          });
-    Value s = reduce(b, loc, e, {axis}, 0.0, addF);
-    return elementwise(b, loc, t, {p, m, s}, {id, rows, rows},
-                       [](OpBuilder &nb, Location l, ValueRange a) -> Value {
-                         Value shifted = nb.create<arith::SubFOp>(l, a[0], a[1]);
-                         return nb.create<arith::SubFOp>(l, shifted, nb.create<math::LogOp>(l, a[2]));
-                       });
-  }
   Value s = reduce(b, loc, p, {axis}, 0.0, addF);
   return elementwise(b, loc, t, {p, s}, {id, rows},
                      [](OpBuilder &nb, Location l, ValueRange a) -> Value {
