@@ -239,30 +239,22 @@ std::shared_ptr<Layer> Importer::makeLayer(const Expr &call) {
         return nullptr;
       layer->useBias = *v;
     }
-    if (const Expr *i = args.get("kernel_initializer")) {
-      auto spec = initializer(i, "kernel_initializer");
-      if (!spec)
-        return nullptr;
-      layer->kernelInit = *spec;
-    }
-    if (const Expr *i = args.get("bias_initializer")) {
-      auto spec = initializer(i, "bias_initializer");
-      if (!spec)
-        return nullptr;
-      layer->biasInit = *spec;
-    }
-    if (const Expr *r = args.get("kernel_regularizer")) {
-      auto spec = regularizer(r, "kernel_regularizer");
-      if (!spec)
-        return nullptr;
-      layer->kernelReg = *spec;
-    }
-    if (const Expr *r = args.get("bias_regularizer")) {
-      auto spec = regularizer(r, "bias_regularizer");
-      if (!spec)
-        return nullptr;
-      layer->biasReg = *spec;
-    }
+    for (auto [key, init] : {std::pair{"kernel_initializer", &layer->kernelInit},
+                             std::pair{"bias_initializer", &layer->biasInit}})
+      if (const Expr *e = args.get(key)) {
+        auto spec = initializer(e, key);
+        if (!spec)
+          return nullptr;
+        *init = *spec;
+      }
+    for (auto [key, reg] : {std::pair{"kernel_regularizer", &layer->kernelReg},
+                            std::pair{"bias_regularizer", &layer->biasReg}})
+      if (const Expr *e = args.get(key)) {
+        auto spec = regularizer(e, key);
+        if (!spec)
+          return nullptr;
+        *reg = *spec;
+      }
   }
 
   if (cls == "MaxPooling2D" || cls == "AveragePooling2D") {

@@ -44,9 +44,12 @@ static LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {
   }();
   (void)registered;
   // The pipelines need every dialect's bufferization and LLVM-export
-  // interfaces; make sure the caller's context has them.
-  DialectRegistry registry;
-  cpu::registerCpuBackend(registry);
+  // interfaces; make sure the caller's context has them (built once).
+  static const DialectRegistry registry = [] {
+    DialectRegistry r;
+    cpu::registerCpuBackend(r);
+    return r;
+  }();
   module.getContext()->appendDialectRegistry(registry);
   std::string error;
   llvm::raw_string_ostream os(error);

@@ -268,10 +268,11 @@ int predict(kiln_model *model, const std::string &entryName,
     for (size_t k = 0; k < entry->num_outputs; ++k) {
       const kiln_tensor_info &t = entry->outputs[k];
       size_t perSample = t.byte_size / batch;
-      std::vector<uint8_t> out(t.byte_size);
-      if (kiln_session_get_output(session, t.name, out.data(), out.size()) != KILN_OK)
+      const void *out = nullptr;
+      size_t size = 0;
+      if (kiln_session_output(session, t.name, &out, &size) != KILN_OK)
         return cleanup(), fail(runtimeError("output"));
-      std::memcpy(outputs[k].bytes() + start * perSample, out.data(), n * perSample);
+      std::memcpy(outputs[k].bytes() + start * perSample, out, n * perSample);
     }
   }
   cleanup();

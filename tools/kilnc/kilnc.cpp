@@ -266,8 +266,10 @@ int main(int argc, char **argv) {
   if (emit == Emit::Graph)
     return finish();
 
+  // Initial parameter values are computed only for outputs that carry them.
   kiln::ArtifactContents artifact;
-  kiln::collectParameters(*module, seed, artifact);
+  if (emit == Emit::Kbin || emit == Emit::Lib)
+    kiln::collectParameters(*module, seed, artifact);
   if (failed(kiln::cpu::lowerToLinalg(*module)))
     return 1;
   kiln::collectSignatures(*module, artifact);
