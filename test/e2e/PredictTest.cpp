@@ -89,13 +89,26 @@ Tensor toTensor(const io::Array &a) {
   return t;
 }
 
-double worstError(const Tensor &got, const Tensor &want) {
-  double worst = 0;
-  for (size_t i = 0; i < want.data.size(); ++i) {
-    double a = got.data[i], b = want.data[i];
-    worst = std::max(worst, std::isfinite(a) ? std::abs(a - b) / std::max(1.0, std::abs(b)) : INFINITY);
+using reference::worstError;
+
+/// Random parameters, uniform in [-limit(type), limit(type)], for every
+/// kiln.param of `graph`: written to `path` for kiln-run and returned by name
+/// for the interpreter (nothing when the file cannot be written).
+std::optional<llvm::StringMap<Tensor>>
+writeRandomParams(ModuleOp graph, const std::string &path, std::mt19937 &rng,
+                  llvm::function_ref<float(RankedTensorType)> limit) {
+  io::ArrayList params;
+  llvm::StringMap<Tensor> tensors;
+  for (ParamOp p : graph.getOps<ParamOp>()) {
+    auto t = llvm::cast<RankedTensorType>(p.getType());
+    float l = limit(t);
+    params.push_back({p.getSymName().str(),
+                      randomArray({t.getShape().begin(), t.getShape().end()}, rng, -l, l)});
+    tensors[p.getSymName()] = toTensor(params.back().array);
   }
-  return worst;
+  if (!io::writeSafetensors(path, params).ok())
+    return std::nullopt;
+  return tensors;
 }
 
 const char *kExamples[] = {"mnist_cnn",   "cifar10_cnn",       "cifar10_cnn_logits",
@@ -120,18 +133,15 @@ TEST(Predict, SeedExamplesMatchTheReference) {
 
     // Given parameters (not the compiled-in initial values) and inputs.
     std::mt19937 rng(11);
-    io::ArrayList params;
-    llvm::StringMap<Tensor> paramTensors;
-    for (ParamOp p : graph->getOps<ParamOp>()) {
-      auto t = llvm::cast<RankedTensorType>(p.getType());
-      // Trained-weight-like magnitudes: glorot-scaled kernels, small biases.
+    // Trained-weight-like magnitudes: glorot-scaled kernels, small biases.
+    auto paramTensors = writeRandomParams(*graph, dir / "p.safetensors", rng, [](RankedTensorType t) {
       ArrayRef<int64_t> s = t.getShape();
-      double fans = s.size() >= 2 ? double(t.getNumElements()) / s.back() + double(t.getNumElements()) / s[s.size() - 2] : 20.0;
-      float limit = s.size() >= 2 ? float(std::sqrt(6.0 / fans)) : 0.1f;
-      params.push_back({p.getSymName().str(), randomArray({s.begin(), s.end()}, rng, -limit, limit)});
-      paramTensors[p.getSymName()] = toTensor(params.back().array);
-    }
-    ASSERT_TRUE(io::writeSafetensors(dir / "p.safetensors", params).ok());
+      double fans = s.size() >= 2 ? double(t.getNumElements()) / s.back() +
+                                        double(t.getNumElements()) / s[s.size() - 2]
+                                  : 20.0;
+      return s.size() >= 2 ? float(std::sqrt(6.0 / fans)) : 0.1f;
+    });
+    ASSERT_TRUE(paramTensors);
     auto inType = llvm::cast<RankedTensorType>(func.getArgument(0).getType());
     io::Array x = randomArray({inType.getShape().begin(), inType.getShape().end()}, rng, 0.f, 1.f);
     ASSERT_TRUE(io::writeNpy(dir / "x.npy", x.ref()).ok());
@@ -148,7 +158,7 @@ TEST(Predict, SeedExamplesMatchTheReference) {
 
     std::vector<Tensor> expected;
     std::string error;
-    ASSERT_TRUE(reference::evaluate(func, {toTensor(x)}, paramTensors, expected, error)) << error;
+    ASSERT_TRUE(reference::evaluate(func, {toTensor(x)}, *paramTensors, expected, error)) << error;
     EXPECT_EQ(y->shape(), expected[0].shape);
     EXPECT_LE(worstError(toTensor(*y), expected[0]), 1e-5);
 
@@ -206,15 +216,9 @@ TEST(Predict, SeveralInputsByNameAndSeveralOutputs) {
   OwningOpRef<ModuleOp> graph = graphOf(ctx, dir / "two.kiln", 5);
   ASSERT_TRUE(graph);
   std::mt19937 rng(9);
-  io::ArrayList params;
-  llvm::StringMap<Tensor> paramTensors;
-  for (ParamOp param : graph->getOps<ParamOp>()) {
-    auto t = llvm::cast<RankedTensorType>(param.getType());
-    params.push_back({param.getSymName().str(),
-                      randomArray({t.getShape().begin(), t.getShape().end()}, rng, -0.5f, 0.5f)});
-    paramTensors[param.getSymName()] = toTensor(params.back().array);
-  }
-  ASSERT_TRUE(io::writeSafetensors(dir / "p.safetensors", params).ok());
+  auto paramTensors =
+      writeRandomParams(*graph, dir / "p.safetensors", rng, [](RankedTensorType) { return 0.5f; });
+  ASSERT_TRUE(paramTensors);
   io::Array image = randomArray({5, 4, 4, 1}, rng, 0, 1), meta = randomArray({5, 3}, rng, -1, 1);
   ASSERT_TRUE(io::writeNpy(dir / "image.npy", image.ref()).ok());
   ASSERT_TRUE(io::writeNpy(dir / "meta.npy", meta.ref()).ok());
@@ -231,7 +235,7 @@ TEST(Predict, SeveralInputsByNameAndSeveralOutputs) {
   std::vector<Tensor> expected;
   std::string error;
   ASSERT_TRUE(reference::evaluate(graph->lookupSymbol<func::FuncOp>("predict"),
-                                  {toTensor(image), toTensor(meta)}, paramTensors, expected, error))
+                                  {toTensor(image), toTensor(meta)}, *paramTensors, expected, error))
       << error;
   EXPECT_LE(worstError(toTensor(*probs), expected[0]), 1e-5);
   EXPECT_LE(worstError(toTensor(*logits), expected[1]), 1e-5);

@@ -173,6 +173,19 @@ double lossOrMetric(Operation &op, const Tensor &y, const Tensor &p) {
 
 } // namespace
 
+double reference::worstError(const Tensor &got, const Tensor &want) {
+  if (got.data.size() != want.data.size())
+    return INFINITY;
+  double worst = 0;
+  for (size_t i = 0; i < want.data.size(); ++i) {
+    double a = got.data[i], b = want.data[i];
+    double e = std::isfinite(a) && std::isfinite(b) ? std::abs(a - b) / std::max(1.0, std::abs(b))
+                                                    : INFINITY;
+    worst = std::max(worst, e);
+  }
+  return worst;
+}
+
 bool reference::evaluate(func::FuncOp func, const std::vector<Tensor> &inputs,
                          const llvm::StringMap<Tensor> &params, std::vector<Tensor> &outputs,
                          std::string &error) {

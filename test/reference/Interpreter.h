@@ -29,6 +29,10 @@ bool evaluate(mlir::func::FuncOp func, const std::vector<Tensor> &inputs,
               const llvm::StringMap<Tensor> &params, std::vector<Tensor> &outputs,
               std::string &error);
 
+/// Largest |got - want| / max(1, |want|) over all elements: relative above 1,
+/// absolute below. Any non-finite value on either side counts as infinite.
+double worstError(const Tensor &got, const Tensor &want);
+
 } // namespace kiln::reference
 
 #endif

@@ -109,13 +109,7 @@ Tensor randomTensor(const std::vector<int64_t> &shape, std::mt19937 &rng, float 
 double worstError(const std::vector<Tensor> &got, const std::vector<Tensor> &want) {
   double worst = 0;
   for (size_t o = 0; o < want.size(); ++o)
-    for (size_t i = 0; i < want[o].data.size(); ++i) {
-      double a = got[o].data[i], b = want[o].data[i];
-      double e = std::abs(a - b) / std::max(1.0, std::abs(b));
-      if (std::isnan(a) != std::isnan(b))
-        e = INFINITY;
-      worst = std::max(worst, e);
-    }
+    worst = std::max(worst, reference::worstError(got[o], want[o]));
   return worst;
 }
 
