@@ -25,7 +25,7 @@ void kiln::collectParameters(ModuleOp graph, uint64_t seed, ArtifactContents &ou
     auto t = llvm::cast<RankedTensorType>(p.getType());
     out.params.push_back(ParameterValue{p.getSymName().str(),
                                         std::vector<int64_t>(t.getShape().begin(), t.getShape().end()),
-                                        p.getTrainable(), initialValue(p, seed)});
+                                        p.getTrainable(), p.getState(), initialValue(p, seed)});
   }
 }
 
@@ -45,7 +45,12 @@ void kiln::collectSignatures(ModuleOp linalg, ArtifactContents &out) {
       e.inputs.push_back(signature(f.getArgument(i).getType(),
                                    n ? n.str() : "input_" + std::to_string(i)));
     }
-    for (unsigned i = 0; i < f.getNumResults(); ++i) {
+    // Trailing results that are new parameter values (kiln.updates) are
+    // written in place, not outputs.
+    unsigned numOutputs = f.getNumResults();
+    if (auto updates = f->getAttrOfType<DenseI64ArrayAttr>("kiln.updates"))
+      numOutputs -= updates.size();
+    for (unsigned i = 0; i < numOutputs; ++i) {
       auto n = f.getResultAttrOfType<StringAttr>(i, "kiln.name");
       e.outputs.push_back(signature(f.getResultTypes()[i],
                                     n ? n.str() : "output_" + std::to_string(i)));
@@ -80,7 +85,7 @@ std::string kiln::buildArtifact(const ArtifactContents &c) {
     std::memcpy(data, p.values.data(), bytes);
     flatbuffers::Offset<flatbuffers::Vector<uint8_t>> dataOff(vec);
     params.push_back(CreateParameter(b, b.CreateString(p.name), DType::F32, b.CreateVector(p.shape),
-                                     p.trainable, dataOff));
+                                     p.trainable, dataOff, p.state));
   }
   std::vector<flatbuffers::Offset<EntryPoint>> entries;
   for (const EntrySignature &e : c.entries) {

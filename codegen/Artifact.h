@@ -29,6 +29,7 @@ struct ParameterValue {
   std::string name;
   std::vector<int64_t> shape;
   bool trainable = true;
+  bool state = false; // optimizer state (step counter, moments), not a weight
   std::vector<float> values;
 };
 

@@ -14,6 +14,7 @@
 
 namespace kiln {
 #define GEN_PASS_DEF_PARAMSTOARGUMENTS
+#define GEN_PASS_DEF_UPDATEINPLACE
 #define GEN_PASS_DEF_DISTINCTRESULTS
 #define GEN_PASS_DEF_PLANSCRATCH
 #define GEN_PASS_DEF_PACKEDENTRYPOINTS
@@ -44,7 +45,119 @@ struct ParamsToArguments : kiln::impl::ParamsToArgumentsBase<ParamsToArguments> 
         read.replaceAllUsesWith(func.getArgument(it->second));
         read.erase();
       }
+      // New values of parameters become trailing results.
+      SmallVector<kiln::AssignOp> assigns;
+      func.walk([&](kiln::AssignOp op) { assigns.push_back(op); });
+      if (assigns.empty())
+        continue;
+      auto ret = cast<func::ReturnOp>(func.getBody().front().getTerminator());
+      SmallVector<Value> results(ret.getOperands());
+      SmallVector<Type> types(func.getResultTypes());
+      SmallVector<int64_t> updated;
+      for (kiln::AssignOp assign : assigns) {
+        StringAttr name = assign.getNameAttr().getAttr();
+        auto it = argOf.find(name);
+        if (it == argOf.end()) { // written but never read: still passed in
+          it = argOf.insert({name, func.getNumArguments()}).first;
+          NamedAttrList attrs;
+          attrs.append("kiln.param", name);
+          func.insertArgument(it->second, assign.getValue().getType(),
+                              attrs.getDictionary(&getContext()), assign.getLoc());
+        }
+        if (llvm::is_contained(updated, int64_t(it->second))) {
+          assign.emitError("parameter ") << name << " is assigned twice in one step";
+          return signalPassFailure();
+        }
+        updated.push_back(it->second);
+        results.push_back(assign.getValue());
+        types.push_back(assign.getValue().getType());
+        assign.erase();
+      }
+      ret->setOperands(results);
+      SmallVector<DictionaryAttr> resAttrs;
+      func.getAllResultAttrs(resAttrs);
+      resAttrs.resize(types.size(), DictionaryAttr::get(&getContext()));
+      func.setFunctionType(FunctionType::get(&getContext(), func.getArgumentTypes(), types));
+      func.setAllResultAttrs(resAttrs);
+      func->setAttr("kiln.updates", DenseI64ArrayAttr::get(&getContext(), updated));
     }
+  }
+};
+
+/// Values that alias `root` through view-like ops (subview, reshapes).
+static void collectAliases(Value root, SmallVectorImpl<Value> &out) {
+  out.push_back(root);
+  for (Operation *user : root.getUsers())
+    if (auto view = dyn_cast<ViewLikeOpInterface>(user); view && view.getViewSource() == root)
+      for (Value r : user->getResults())
+        collectAliases(r, out);
+}
+
+/// Whether `op` writes one of `aliases` (as a destination).
+static bool writesTo(Operation *op, ArrayRef<Value> aliases) {
+  if (auto dps = dyn_cast<DestinationStyleOpInterface>(op))
+    return llvm::any_of(dps.getDpsInits(), [&](Value v) { return llvm::is_contained(aliases, v); });
+  if (auto copy = dyn_cast<memref::CopyOp>(op))
+    return llvm::is_contained(aliases, copy.getTarget());
+  return false;
+}
+
+/// An elementwise linalg op: reading and writing one buffer is safe.
+static bool isElementwise(Operation *op) {
+  auto linalgOp = dyn_cast<linalg::LinalgOp>(op);
+  return linalgOp && linalgOp.getNumLoops() == linalgOp.getNumParallelLoops() &&
+         llvm::all_of(linalgOp.getIndexingMapsArray(), [](AffineMap m) { return m.isIdentity(); });
+}
+
+struct UpdateInPlace : kiln::impl::UpdateInPlaceBase<UpdateInPlace> {
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    auto updates = func->getAttrOfType<DenseI64ArrayAttr>("kiln.updates");
+    if (!updates)
+      return;
+    Block &entry = func.getBody().front();
+    unsigned numArgs = func.getNumArguments(), k = updates.size();
+    llvm::BitVector erase(numArgs);
+    for (auto [j, paramIndex] : llvm::enumerate(updates.asArrayRef())) {
+      BlockArgument out = func.getArgument(numArgs - k + j), param = func.getArgument(paramIndex);
+      SmallVector<Value> outAliases, paramAliases;
+      collectAliases(out, outAliases);
+      collectAliases(param, paramAliases);
+      // The first op that writes the new value ...
+      Operation *firstWrite = nullptr;
+      for (Operation &op : entry)
+        if (writesTo(&op, outAliases)) {
+          firstWrite = &op;
+          break;
+        }
+      // ... must come after every use of the old one (view ops aside).
+      bool safe = true;
+      if (firstWrite)
+        for (Value alias : paramAliases)
+          for (Operation *use : alias.getUsers()) {
+            Operation *user = entry.findAncestorOpInBlock(*use);
+            if (!user || isa<ViewLikeOpInterface>(user) || user->isBeforeInBlock(firstWrite))
+              continue;
+            if (user == firstWrite && isElementwise(user))
+              continue;
+            safe = false;
+          }
+      if (safe) {
+        out.replaceAllUsesWith(param);
+      } else {
+        // Bufferization computed part of the new value in its buffer while
+        // the old one is still needed: compute it in scratch, copy at the end.
+        OpBuilder b(&entry, entry.begin());
+        Value tmp = b.create<memref::AllocOp>(func.getLoc(), llvm::cast<MemRefType>(out.getType()));
+        out.replaceAllUsesWith(tmp);
+        b.setInsertionPoint(entry.getTerminator());
+        b.create<memref::CopyOp>(func.getLoc(), tmp, param);
+        ++numCopied;
+      }
+      erase.set(numArgs - k + j);
+    }
+    func.eraseArguments(erase);
+    func->removeAttr("kiln.updates");
   }
 };
 

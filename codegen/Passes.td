@@ -25,7 +25,30 @@ def ParamsToArguments : Pass<"kiln-params-to-arguments", "::mlir::ModuleOp"> {
     first use, tagged with `kiln.param = "<name>"`; the reads are replaced by
     the argument. This fixes the entry-point calling convention: inputs, then
     parameters, then (after bufferization) outputs.
+
+    A `kiln.assign @p, %v` (a training step's new parameter value) becomes an
+    extra trailing function result; the function's `kiln.updates` attribute
+    lists, for those trailing results in order, the argument index of the
+    parameter each one overwrites (kiln-update-in-place merges them after
+    bufferization).
   }];
+}
+
+def UpdateInPlace : Pass<"kiln-update-in-place", "::mlir::func::FuncOp"> {
+  let summary = "Write new parameter values into the parameters' own buffers";
+  let description = [{
+    Runs after buffer-results-to-out-params. For each trailing out-parameter
+    listed by `kiln.updates`, replaces it by the parameter's argument, so the
+    step writes the new value in place and the ABI keeps one buffer per
+    parameter. This is safe when every read of the old value comes no later
+    than the first write of the new one (the writer itself may read it only
+    elementwise). Where bufferization has placed an earlier intermediate in
+    the new value's buffer, the new value is computed in scratch instead and
+    copied over the parameter at the end of the step.
+  }];
+  let statistics = [
+    Statistic<"numCopied", "num-copied", "new values computed in scratch and copied at the end">,
+  ];
 }
 
 def DistinctResults : Pass<"kiln-distinct-results", "::mlir::func::FuncOp"> {

@@ -15,6 +15,7 @@ using namespace mlir;
 using namespace kiln;
 
 #define GET_OP_CLASSES
+#include "ir/KilnInterfaces.cpp.inc"
 #include "ir/KilnOps.cpp.inc"
 
 namespace kiln {
@@ -72,6 +73,32 @@ LogicalResult ReadParamOp::verifySymbolUses(SymbolTableCollection &symbols) {
     return emitOpError("result type ")
            << getType() << " differs from the type of parameter " << getNameAttr() << ", "
            << param.getType();
+  return success();
+}
+
+LogicalResult AssignOp::verifySymbolUses(SymbolTableCollection &symbols) {
+  auto param = symbols.lookupNearestSymbolFrom<ParamOp>(*this, getNameAttr());
+  if (!param)
+    return emitOpError("writes unknown parameter ") << getNameAttr();
+  if (param.getType() != getValue().getType())
+    return emitOpError("value type ")
+           << getValue().getType() << " differs from the type of parameter " << getNameAttr()
+           << ", " << param.getType();
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// kiln.gradient
+//===----------------------------------------------------------------------===//
+
+LogicalResult GradientOp::verify() {
+  if (getWrt().size() != getGrads().size())
+    return emitOpError("needs one result per `wrt` value, got ")
+           << getGrads().size() << " results for " << getWrt().size() << " values";
+  for (auto [i, pair] : llvm::enumerate(llvm::zip(getWrt(), getGrads())))
+    if (std::get<0>(pair).getType() != std::get<1>(pair).getType())
+      return emitOpError("result ") << i << " must have the type of `wrt` value " << i << ", "
+                                    << std::get<0>(pair).getType();
   return success();
 }
 

@@ -43,6 +43,28 @@ def Kiln_Dialect : Dialect {
 class Kiln_Op<string mnemonic, list<Trait> traits = []>
     : Op<Kiln_Dialect, mnemonic, traits>;
 
+
+// The derivative rule of an op, defined once per op in Gradients.cpp (as the
+// shape rules are in ShapeInference.cpp). kiln-generate-gradients walks a
+// graph backwards and asks each op for the gradients of its operands.
+def Kiln_DifferentiableOpInterface : OpInterface<"DifferentiableOpInterface"> {
+  let cppNamespace = "::kiln";
+  let description = [{
+    Reverse-mode derivative rule: given the gradient of the loss with respect
+    to the op's result, build (at the builder's insertion point, with `kiln`
+    ops) the gradient with respect to each operand whose `needed` flag is set.
+    Operands that need no gradient get a null Value.
+  }];
+  let methods = [
+    InterfaceMethod<"Builds the operands' gradients from the result's.",
+      "::mlir::LogicalResult", "buildGradients",
+      (ins "::mlir::OpBuilder &":$b, "::mlir::Value":$resultGrad,
+           "::llvm::ArrayRef<bool>":$needed,
+           "::llvm::SmallVectorImpl<::mlir::Value> &":$operandGrads)>,
+  ];
+}
+def Differentiable : DeclareOpInterfaceMethods<Kiln_DifferentiableOpInterface>;
+
 def Kiln_FloatTensor : RankedTensorOf<[F32]>;
 def Kiln_LabelTensor : RankedTensorOf<[F32, I32]>;
 def Kiln_ScalarF32 : 0DTensorOf<[F32]>;
@@ -64,7 +86,8 @@ def Kiln_ParamOp : Kiln_Op<"param", [Symbol]> {
 
     `initializer` is a Keras initializer name; `init_config` holds its
     arguments (seed, mean, stddev, minval, maxval, value). `trainable` is unset
-    for frozen parameters.
+    for frozen parameters. `state` marks optimizer state (step counter,
+    moments, learning rate): persistent like a weight, never trained.
   }];
   let arguments = (ins SymbolNameAttr:$sym_name,
                        TypeAttrOf<Kiln_FloatTensor>:$type,
@@ -72,7 +95,8 @@ def Kiln_ParamOp : Kiln_Op<"param", [Symbol]> {
                        OptionalAttr<DictionaryAttr>:$init_config,
                        OptionalAttr<F32Attr>:$l1,
                        OptionalAttr<F32Attr>:$l2,
-                       UnitAttr:$trainable);
+                       UnitAttr:$trainable,
+                       UnitAttr:$state);
   let assemblyFormat = "$sym_name `:` $type attr-dict";
   let hasVerifier = 1;
 }
@@ -100,7 +124,7 @@ def Kiln_ConstantOp : Kiln_Op<"constant", [Pure, ConstantLike,
 
 class Kiln_UnaryOp<string mnemonic, string what>
     : Kiln_Op<mnemonic, [Pure, Elementwise, SameOperandsAndResultType,
-                         InferTypeOpInterface]> {
+                         InferTypeOpInterface, Differentiable]> {
   let summary = "elementwise " # what;
   let arguments = (ins Kiln_FloatTensor:$operand);
   let results = (outs Kiln_FloatTensor:$result);
@@ -118,10 +142,20 @@ def Kiln_TanhOp    : Kiln_UnaryOp<"tanh", "hyperbolic tangent">;
 def Kiln_SigmoidOp : Kiln_UnaryOp<"sigmoid", "logistic sigmoid 1 / (1 + exp(-x))">;
 def Kiln_ReluOp    : Kiln_UnaryOp<"relu", "rectified linear unit max(x, 0)">;
 
+// Not differentiable (their derivative is zero almost everywhere); used by
+// derivative rules.
+def Kiln_SignOp : Kiln_Op<"sign", [Pure, Elementwise, SameOperandsAndResultType,
+                                   InferTypeOpInterface]> {
+  let summary = "elementwise sign: -1, 0 or 1";
+  let arguments = (ins Kiln_FloatTensor:$operand);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$operand attr-dict `:` type($result)";
+}
+
 // Binary ops broadcast their operands as NumPy does (trailing dimensions
 // aligned, size-1 dimensions stretched).
-class Kiln_BinaryOp<string mnemonic, string what>
-    : Kiln_Op<mnemonic, [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+class Kiln_BinaryOp<string mnemonic, string what, list<Trait> traits = [Differentiable]>
+    : Kiln_Op<mnemonic, !listconcat([Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>], traits)> {
   let summary = "elementwise " # what # " with NumPy broadcasting";
   let arguments = (ins Kiln_FloatTensor:$lhs, Kiln_FloatTensor:$rhs);
   let results = (outs Kiln_FloatTensor:$result);
@@ -136,8 +170,23 @@ def Kiln_MaxOp : Kiln_BinaryOp<"max", "maximum">;
 def Kiln_MinOp : Kiln_BinaryOp<"min", "minimum">;
 def Kiln_PowOp : Kiln_BinaryOp<"pow", "power">;
 
+// Comparisons give 1.0 where the relation holds and 0.0 elsewhere (masks for
+// derivative rules); they have no gradient.
+def Kiln_GreaterOp : Kiln_BinaryOp<"greater", "comparison lhs > rhs (1.0 or 0.0)", []>;
+def Kiln_GreaterEqualOp : Kiln_BinaryOp<"greater_equal", "comparison lhs >= rhs (1.0 or 0.0)", []>;
+def Kiln_EqualOp : Kiln_BinaryOp<"equal", "comparison lhs == rhs (1.0 or 0.0)", []>;
+
+def Kiln_BroadcastToOp : Kiln_Op<"broadcast_to",
+    [Pure, Differentiable, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "broadcast to `shape` as NumPy does (trailing dimensions aligned)";
+  let arguments = (ins Kiln_FloatTensor:$operand, DenseI64ArrayAttr:$shape);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$operand attr-dict `:` functional-type(operands, results)";
+}
+
 class Kiln_AxisOp<string mnemonic, string what>
-    : Kiln_Op<mnemonic, [Pure, SameOperandsAndResultType, InferTypeOpInterface]> {
+    : Kiln_Op<mnemonic, [Pure, SameOperandsAndResultType, InferTypeOpInterface,
+                         Differentiable]> {
   let summary = what # " along one axis";
   let hasVerifier = 1;
   let arguments = (ins Kiln_FloatTensor:$operand,
@@ -150,7 +199,7 @@ def Kiln_SoftmaxOp    : Kiln_AxisOp<"softmax", "softmax">;
 def Kiln_LogSoftmaxOp : Kiln_AxisOp<"log_softmax", "log-softmax">;
 
 def Kiln_DropoutOp : Kiln_Op<"dropout",
-    [Pure, SameOperandsAndResultType, InferTypeOpInterface]> {
+    [Pure, SameOperandsAndResultType, InferTypeOpInterface, Differentiable]> {
   let hasVerifier = 1;
   let summary = "inverted dropout (training only; identity in predict)";
   let description = [{
@@ -164,12 +213,28 @@ def Kiln_DropoutOp : Kiln_Op<"dropout",
   let assemblyFormat = "$operand attr-dict `:` type($result)";
 }
 
+def Kiln_DropoutMaskOp : Kiln_Op<"dropout_mask",
+    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "the scaled keep-mask of inverted dropout: 0 or 1 / (1 - rate)";
+  let description = [{
+    A mask for `like`: the result has `like`'s type (only its shape is used).
+    Element i (row-major) is kept when u(seed, step, i) >= rate, u uniform in
+    [0, 1) from a counter-based generator (docs/dialect.md gives the exact
+    hash), so a training run is reproducible and each step draws a fresh
+    mask. `step` is the optimizer's iteration counter.
+  }];
+  let arguments = (ins Kiln_ScalarF32:$step, Kiln_FloatTensor:$like, F32Attr:$rate,
+                       DefaultValuedAttr<I64Attr, "0">:$seed);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$step `,` $like attr-dict `:` functional-type(operands, results)";
+}
+
 //===----------------------------------------------------------------------===//
 // Contractions, convolution, pooling
 //===----------------------------------------------------------------------===//
 
 def Kiln_MatMulOp : Kiln_Op<"matmul",
-    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+    [Pure, Differentiable, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "matrix product [..., M, K] x [..., K, N] -> [..., M, N]";
   let description = [{
     Batch dimensions must match, or `rhs` is a plain matrix shared by every
@@ -181,7 +246,7 @@ def Kiln_MatMulOp : Kiln_Op<"matmul",
 }
 
 def Kiln_Conv2DOp : Kiln_Op<"conv2d",
-    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+    [Pure, Differentiable, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "2-D convolution, NHWC input, [kh, kw, in, out] kernel";
   let description = [{
     Cross-correlation as Keras computes it. `padding` is "valid" (no padding)
@@ -196,7 +261,7 @@ def Kiln_Conv2DOp : Kiln_Op<"conv2d",
 }
 
 class Kiln_PoolOp<string mnemonic, string what>
-    : Kiln_Op<mnemonic, [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+    : Kiln_Op<mnemonic, [Pure, Differentiable, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "2-D " # what # " pooling over NHWC";
   let description = [{
     Windows of `pool_size` moved by `strides`; "same" padding does not count
@@ -214,11 +279,76 @@ def Kiln_MaxPool2DOp : Kiln_PoolOp<"max_pool2d", "max">;
 def Kiln_AvgPool2DOp : Kiln_PoolOp<"avg_pool2d", "average">;
 
 //===----------------------------------------------------------------------===//
+// Backward ops of convolution and pooling (built by derivative rules)
+//===----------------------------------------------------------------------===//
+
+def Kiln_Conv2DBackpropInputOp : Kiln_Op<"conv2d_backprop_input",
+    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "gradient of conv2d with respect to its input";
+  let description = [{
+    `grad` is the gradient of the conv2d result; the result has
+    `input_shape` (NHWC), the shape of the conv2d's input.
+  }];
+  let arguments = (ins Kiln_FloatTensor:$grad, Kiln_FloatTensor:$kernel,
+                       DenseI64ArrayAttr:$input_shape,
+                       DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$strides,
+                       DefaultValuedStrAttr<StrAttr, "valid">:$padding);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$grad `,` $kernel attr-dict `:` functional-type(operands, results)";
+}
+
+def Kiln_Conv2DBackpropFilterOp : Kiln_Op<"conv2d_backprop_filter",
+    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "gradient of conv2d with respect to its kernel";
+  let description = [{
+    `input` is the conv2d's input, `grad` the gradient of its result; the
+    result has `kernel_shape` ([kh, kw, in, out]).
+  }];
+  let arguments = (ins Kiln_FloatTensor:$input, Kiln_FloatTensor:$grad,
+                       DenseI64ArrayAttr:$kernel_shape,
+                       DefaultValuedAttr<DenseI64ArrayAttr, "{1, 1}">:$strides,
+                       DefaultValuedStrAttr<StrAttr, "valid">:$padding);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def Kiln_MaxPool2DGradOp : Kiln_Op<"max_pool2d_grad",
+    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "gradient of max_pool2d with respect to its input";
+  let description = [{
+    Each window's gradient goes to the first position (row-major within the
+    window) holding the window's maximum, as TensorFlow routes it.
+  }];
+  let arguments = (ins Kiln_FloatTensor:$input, Kiln_FloatTensor:$grad,
+                       DenseI64ArrayAttr:$pool_size,
+                       DenseI64ArrayAttr:$strides,
+                       DefaultValuedStrAttr<StrAttr, "valid">:$padding);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$input `,` $grad attr-dict `:` functional-type(operands, results)";
+}
+
+def Kiln_AvgPool2DGradOp : Kiln_Op<"avg_pool2d_grad",
+    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "gradient of avg_pool2d with respect to its input";
+  let description = [{
+    Each window's gradient is shared equally by the input positions it
+    averaged (padding excluded); the result has `input_shape`.
+  }];
+  let arguments = (ins Kiln_FloatTensor:$grad,
+                       DenseI64ArrayAttr:$input_shape,
+                       DenseI64ArrayAttr:$pool_size,
+                       DenseI64ArrayAttr:$strides,
+                       DefaultValuedStrAttr<StrAttr, "valid">:$padding);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$grad attr-dict `:` functional-type(operands, results)";
+}
+
+//===----------------------------------------------------------------------===//
 // Shape ops
 //===----------------------------------------------------------------------===//
 
 def Kiln_ReshapeOp : Kiln_Op<"reshape",
-    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+    [Pure, Differentiable, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "reshape to `shape` (row-major); one entry may be -1";
   let description = [{
     A -1 entry takes whatever size keeps the element count; it is dynamic when
@@ -230,15 +360,24 @@ def Kiln_ReshapeOp : Kiln_Op<"reshape",
 }
 
 def Kiln_TransposeOp : Kiln_Op<"transpose",
-    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+    [Pure, Differentiable, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "permute dimensions: result dim i = operand dim perm[i]";
   let arguments = (ins AnyRankedTensor:$operand, DenseI64ArrayAttr:$perm);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$operand attr-dict `:` functional-type(operands, results)";
 }
 
+def Kiln_SliceOp : Kiln_Op<"slice",
+    [Pure, Differentiable, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "the block of `sizes` elements starting at `start` (static bounds)";
+  let arguments = (ins Kiln_FloatTensor:$operand, DenseI64ArrayAttr:$start,
+                       DenseI64ArrayAttr:$sizes);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$operand attr-dict `:` functional-type(operands, results)";
+}
+
 def Kiln_ConcatOp : Kiln_Op<"concat",
-    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+    [Pure, Differentiable, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "join tensors along `axis`";
   let arguments = (ins Variadic<Kiln_FloatTensor>:$inputs, I64Attr:$axis);
   let results = (outs Kiln_FloatTensor:$result);
@@ -246,7 +385,7 @@ def Kiln_ConcatOp : Kiln_Op<"concat",
 }
 
 class Kiln_ReduceOp<string mnemonic, string what>
-    : Kiln_Op<mnemonic, [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+    : Kiln_Op<mnemonic, [Pure, Differentiable, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = what # " over `axes` (all axes when empty)";
   let arguments = (ins Kiln_FloatTensor:$operand,
                        DefaultValuedAttr<DenseI64ArrayAttr, "{}">:$axes,
@@ -265,7 +404,7 @@ def Kiln_ReduceMinOp  : Kiln_ReduceOp<"reduce_min", "minimum">;
 //===----------------------------------------------------------------------===//
 
 class Kiln_LossOp<string mnemonic, string what, Type labelType = Kiln_FloatTensor>
-    : Kiln_Op<mnemonic, [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+    : Kiln_Op<mnemonic, [Pure, Differentiable, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = what # ", averaged over the batch";
   let arguments = (ins labelType:$labels, Kiln_FloatTensor:$predictions,
                        DefaultValuedAttr<BoolAttr, "false">:$from_logits);
@@ -297,6 +436,52 @@ def Kiln_AccuracyOp : Kiln_Op<"accuracy",
                        DefaultValuedAttr<F32Attr, "0.5">:$threshold);
   let results = (outs Kiln_ScalarF32:$result);
   let assemblyFormat = "$labels `,` $predictions attr-dict `:` functional-type(operands, results)";
+}
+
+def Kiln_OneHotOp : Kiln_Op<"one_hot",
+    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "integer class labels -> one-hot f32 rows of `depth` classes";
+  let description = [{
+    Labels of shape [...] or [..., 1] give [..., depth]; a label outside
+    [0, depth) gives a row of zeros.
+  }];
+  let arguments = (ins RankedTensorOf<[I32]>:$labels, I64Attr:$depth);
+  let results = (outs Kiln_FloatTensor:$result);
+  let assemblyFormat = "$labels attr-dict `:` functional-type(operands, results)";
+}
+
+//===----------------------------------------------------------------------===//
+// Gradients and parameter updates (training steps)
+//===----------------------------------------------------------------------===//
+
+def Kiln_GradientOp : Kiln_Op<"gradient",
+    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+  let summary = "the gradient of a scalar loss with respect to each of `wrt`";
+  let description = [{
+    A placeholder that kiln-generate-gradients replaces with the backward
+    graph (reverse-mode differentiation of the ops between `wrt` and `loss`).
+    Result i has the type of `wrt[i]`; a value the loss does not depend on
+    gets zeros.
+
+    ```mlir
+    %g:2 = kiln.gradient %loss wrt %w, %b : (tensor<f32>, tensor<2x3xf32>, tensor<3xf32>) -> (tensor<2x3xf32>, tensor<3xf32>)
+    ```
+  }];
+  let arguments = (ins Kiln_ScalarF32:$loss, Variadic<Kiln_FloatTensor>:$wrt);
+  let results = (outs Variadic<Kiln_FloatTensor>:$grads);
+  let assemblyFormat = "$loss `wrt` $wrt attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def Kiln_AssignOp : Kiln_Op<"assign",
+    [DeclareOpInterfaceMethods<SymbolUserOpInterface>]> {
+  let summary = "writes a new value of a parameter (or optimizer state) at the end of a step";
+  let description = [{
+    The step's reads of the parameter (`kiln.read_param`) see the value from
+    before the step; the new value is stored in place when the step ends.
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$name, Kiln_FloatTensor:$value);
+  let assemblyFormat = "$name `,` $value attr-dict `:` type($value)";
 }
 
 //===----------------------------------------------------------------------===//

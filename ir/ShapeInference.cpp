@@ -558,3 +558,241 @@ LogicalResult AccuracyOp::inferReturnTypes(MLIRContext *ctx, std::optional<Locat
                    kind + "\"");
   return inferLoss(loc, operands, kind == "sparse_categorical", out);
 }
+
+//===----------------------------------------------------------------------===//
+// Ops of derivative rules and training steps
+//===----------------------------------------------------------------------===//
+
+#define KILN_BROADCAST_OP(OP)                                                          \
+  LogicalResult OP::inferReturnTypes(MLIRContext *, std::optional<Location> loc,       \
+                                     ValueRange operands, DictionaryAttr, OpaqueProperties, \
+                                     RegionRange, SmallVectorImpl<Type> &out) {        \
+    return inferBroadcast(loc, operands, out);                                         \
+  }
+KILN_BROADCAST_OP(GreaterOp)
+KILN_BROADCAST_OP(GreaterEqualOp)
+KILN_BROADCAST_OP(EqualOp)
+#undef KILN_BROADCAST_OP
+
+static LogicalResult checkShapeAttr(const Infer &in, ArrayRef<int64_t> shape, StringRef what) {
+  for (int64_t d : shape)
+    if (d < 1)
+      return in.fail(what + " " + dimsStr(shape) + " must have positive dimensions");
+  return success();
+}
+
+LogicalResult BroadcastToOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                              ValueRange operands, DictionaryAttr attrs,
+                                              OpaqueProperties props, RegionRange,
+                                              SmallVectorImpl<Type> &out) {
+  Infer in{loc};
+  Adaptor adaptor(operands, withDefaults<BroadcastToOp>(ctx, attrs), props);
+  if (failed(adaptor.verify(loc.value_or(UnknownLoc::get(ctx)))))
+    return failure();
+  auto x = operandType(in, operands, 0, "operand");
+  if (failed(x))
+    return failure();
+  ArrayRef<int64_t> to = adaptor.getShape(), from = x->getShape();
+  if (failed(checkShapeAttr(in, to, "broadcast shape")))
+    return failure();
+  if (from.size() > to.size())
+    return in.fail("cannot broadcast " + str(*x) + " to the lower-rank shape " + dimsStr(to));
+  for (size_t i = 0; i < from.size(); ++i) {
+    int64_t f = from[from.size() - 1 - i], t = to[to.size() - 1 - i];
+    if (f != 1 && f != t && f != kDyn)
+      return in.fail("cannot broadcast " + str(*x) + " to shape " + dimsStr(to));
+  }
+  return push(makeTensor(in, to, x->getElementType()), out);
+}
+
+LogicalResult DropoutMaskOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                              ValueRange operands, DictionaryAttr attrs,
+                                              OpaqueProperties props, RegionRange,
+                                              SmallVectorImpl<Type> &out) {
+  Infer in{loc};
+  Adaptor adaptor(operands, withDefaults<DropoutMaskOp>(ctx, attrs), props);
+  if (failed(adaptor.verify(loc.value_or(UnknownLoc::get(ctx)))))
+    return failure();
+  double rate = adaptor.getRate().convertToDouble();
+  if (!(rate >= 0.0 && rate < 1.0))
+    return in.fail("dropout rate must be in [0, 1), got " + Twine(std::to_string(rate)));
+  auto like = operandType(in, operands, 1, "like");
+  if (failed(like))
+    return failure();
+  out.push_back(*like);
+  return success();
+}
+
+LogicalResult OneHotOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                         ValueRange operands, DictionaryAttr attrs,
+                                         OpaqueProperties props, RegionRange,
+                                         SmallVectorImpl<Type> &out) {
+  Infer in{loc};
+  Adaptor adaptor(operands, withDefaults<OneHotOp>(ctx, attrs), props);
+  if (failed(adaptor.verify(loc.value_or(UnknownLoc::get(ctx)))))
+    return failure();
+  auto labels = operandType(in, operands, 0, "labels");
+  if (failed(labels))
+    return failure();
+  int64_t depth = adaptor.getDepth();
+  if (depth < 1)
+    return in.fail("one_hot depth must be positive, got " + Twine(depth));
+  SmallVector<int64_t> shape(labels->getShape());
+  if (!shape.empty() && shape.back() == 1)
+    shape.back() = depth;
+  else
+    shape.push_back(depth);
+  return push(makeTensor(in, shape, Float32Type::get(ctx)), out);
+}
+
+/// The forward result shape of a window op over `xs` (NHWC) with `channels`
+/// output channels, compared with the gradient it receives.
+static LogicalResult checkWindowGrad(const Infer &in, ArrayRef<int64_t> xs, ArrayRef<int64_t> window,
+                                     ArrayRef<int64_t> strides, StringRef padding, int64_t channels,
+                                     RankedTensorType grad) {
+  bool same;
+  if (failed(checkPositivePair(in, window, "window")) ||
+      failed(checkPositivePair(in, strides, "strides")) || failed(checkPadding(in, padding, same)))
+    return failure();
+  if (xs.size() != 4)
+    return in.fail("expected an NHWC shape of rank 4, got " + dimsStr(xs));
+  SmallVector<int64_t> shape{xs[0], 0, 0, channels};
+  for (int i = 0; i < 2; ++i) {
+    auto d = windowOut(in, xs[1 + i], window[i], strides[i], same, "window", i);
+    if (failed(d))
+      return failure();
+    shape[1 + i] = *d;
+  }
+  if (failed(verifyCompatibleShape(shape, grad.getShape())))
+    return in.fail("gradient " + str(grad) + " does not match the forward result shape " +
+                   dimsStr(shape));
+  return success();
+}
+
+LogicalResult Conv2DBackpropInputOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                                      ValueRange operands, DictionaryAttr attrs,
+                                                      OpaqueProperties props, RegionRange,
+                                                      SmallVectorImpl<Type> &out) {
+  Infer in{loc};
+  Adaptor adaptor(operands, withDefaults<Conv2DBackpropInputOp>(ctx, attrs), props);
+  if (failed(adaptor.verify(loc.value_or(UnknownLoc::get(ctx)))))
+    return failure();
+  auto g = operandType(in, operands, 0, "gradient");
+  auto w = operandType(in, operands, 1, "kernel");
+  if (failed(g) || failed(w))
+    return failure();
+  ArrayRef<int64_t> xs = adaptor.getInputShape();
+  if (w->getRank() != 4 || !w->hasStaticShape() || xs.size() != 4 ||
+      failed(checkShapeAttr(in, xs, "input_shape")))
+    return in.fail("conv2d_backprop_input needs a static [kh, kw, in, out] kernel and an NHWC "
+                   "input_shape");
+  ArrayRef<int64_t> ws = w->getShape();
+  if (xs[3] != ws[2])
+    return in.fail("input_shape has " + Twine(xs[3]) + " channels, the kernel expects " +
+                   Twine(ws[2]));
+  if (failed(checkWindowGrad(in, xs, ws.take_front(2), adaptor.getStrides(), adaptor.getPadding(),
+                             ws[3], *g)))
+    return failure();
+  return push(makeTensor(in, xs, g->getElementType()), out);
+}
+
+LogicalResult Conv2DBackpropFilterOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                                       ValueRange operands, DictionaryAttr attrs,
+                                                       OpaqueProperties props, RegionRange,
+                                                       SmallVectorImpl<Type> &out) {
+  Infer in{loc};
+  Adaptor adaptor(operands, withDefaults<Conv2DBackpropFilterOp>(ctx, attrs), props);
+  if (failed(adaptor.verify(loc.value_or(UnknownLoc::get(ctx)))))
+    return failure();
+  auto x = operandType(in, operands, 0, "input");
+  auto g = operandType(in, operands, 1, "gradient");
+  if (failed(x) || failed(g))
+    return failure();
+  ArrayRef<int64_t> ks = adaptor.getKernelShape();
+  if (x->getRank() != 4 || ks.size() != 4 || failed(checkShapeAttr(in, ks, "kernel_shape")))
+    return in.fail("conv2d_backprop_filter needs an NHWC input and a [kh, kw, in, out] "
+                   "kernel_shape");
+  if (x->getShape()[3] != ks[2])
+    return in.fail("input has " + Twine(x->getShape()[3]) + " channels, kernel_shape expects " +
+                   Twine(ks[2]));
+  if (failed(checkWindowGrad(in, x->getShape(), ks.take_front(2), adaptor.getStrides(),
+                             adaptor.getPadding(), ks[3], *g)))
+    return failure();
+  return push(makeTensor(in, ks, x->getElementType()), out);
+}
+
+LogicalResult MaxPool2DGradOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                                ValueRange operands, DictionaryAttr attrs,
+                                                OpaqueProperties props, RegionRange,
+                                                SmallVectorImpl<Type> &out) {
+  Infer in{loc};
+  Adaptor adaptor(operands, withDefaults<MaxPool2DGradOp>(ctx, attrs), props);
+  if (failed(adaptor.verify(loc.value_or(UnknownLoc::get(ctx)))))
+    return failure();
+  auto x = operandType(in, operands, 0, "input");
+  auto g = operandType(in, operands, 1, "gradient");
+  if (failed(x) || failed(g))
+    return failure();
+  if (x->getRank() != 4)
+    return in.fail("max_pool2d_grad expects an NHWC input of rank 4, got " + str(*x));
+  if (failed(checkWindowGrad(in, x->getShape(), adaptor.getPoolSize(), adaptor.getStrides(),
+                             adaptor.getPadding(), x->getShape()[3], *g)))
+    return failure();
+  out.push_back(*x);
+  return success();
+}
+
+LogicalResult AvgPool2DGradOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                                ValueRange operands, DictionaryAttr attrs,
+                                                OpaqueProperties props, RegionRange,
+                                                SmallVectorImpl<Type> &out) {
+  Infer in{loc};
+  Adaptor adaptor(operands, withDefaults<AvgPool2DGradOp>(ctx, attrs), props);
+  if (failed(adaptor.verify(loc.value_or(UnknownLoc::get(ctx)))))
+    return failure();
+  auto g = operandType(in, operands, 0, "gradient");
+  if (failed(g))
+    return failure();
+  ArrayRef<int64_t> xs = adaptor.getInputShape();
+  if (xs.size() != 4 || failed(checkShapeAttr(in, xs, "input_shape")))
+    return in.fail("avg_pool2d_grad needs an NHWC input_shape of rank 4");
+  if (failed(checkWindowGrad(in, xs, adaptor.getPoolSize(), adaptor.getStrides(),
+                             adaptor.getPadding(), xs[3], *g)))
+    return failure();
+  return push(makeTensor(in, xs, g->getElementType()), out);
+}
+
+LogicalResult SliceOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
+                                        ValueRange operands, DictionaryAttr attrs,
+                                        OpaqueProperties props, RegionRange,
+                                        SmallVectorImpl<Type> &out) {
+  Infer in{loc};
+  Adaptor adaptor(operands, withDefaults<SliceOp>(ctx, attrs), props);
+  if (failed(adaptor.verify(loc.value_or(UnknownLoc::get(ctx)))))
+    return failure();
+  auto x = operandType(in, operands, 0, "operand");
+  if (failed(x))
+    return failure();
+  ArrayRef<int64_t> start = adaptor.getStart(), sizes = adaptor.getSizes(), xs = x->getShape();
+  if (start.size() != xs.size() || sizes.size() != xs.size())
+    return in.fail("slice needs one start and one size per dimension of " + str(*x));
+  for (size_t i = 0; i < xs.size(); ++i)
+    if (start[i] < 0 || sizes[i] < 1 || (xs[i] != kDyn && (start[i] > xs[i] || sizes[i] > xs[i] - start[i])))
+      return in.fail("slice start " + dimsStr(start) + " sizes " + dimsStr(sizes) +
+                     " is out of bounds of " + str(*x));
+  return push(makeTensor(in, sizes, x->getElementType()), out);
+}
+
+LogicalResult GradientOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
+                                           ValueRange operands, DictionaryAttr, OpaqueProperties,
+                                           RegionRange, SmallVectorImpl<Type> &out) {
+  Infer in{loc};
+  if (operands.empty())
+    return in.fail("kiln.gradient needs a loss");
+  auto loss = llvm::dyn_cast<RankedTensorType>(operands[0].getType());
+  if (!loss || loss.getRank() != 0)
+    return in.fail("the loss of kiln.gradient must be a scalar tensor, got " + str(operands[0].getType()));
+  for (Value v : operands.drop_front())
+    out.push_back(v.getType());
+  return success();
+}

@@ -30,4 +30,47 @@ def SpecializeBatch : Pass<"kiln-specialize-batch", "::mlir::ModuleOp"> {
   ];
 }
 
+def BuildTraining : Pass<"kiln-build-training", "::mlir::ModuleOp"> {
+  let summary = "Add train_step, eval_step and gradients entry points from predict and kiln.training";
+  let description = [{
+    From `predict` and the module's `kiln.training` op, builds (docs/passes.md):
+
+    - `eval_step(inputs..., labels) -> (loss, metrics...)`: the forward graph
+      (dropout off), the loss plus the regularisation terms, the metrics;
+    - `train_step(inputs..., labels) -> (loss, metrics...)`: the same in
+      training mode (dropout on), then `kiln.gradient` of the loss with
+      respect to every trainable parameter and the optimizer's update written
+      back with `kiln.assign`; optimizer state (step counter, learning rate,
+      moments) is declared as `kiln.param ... {state}`;
+    - `gradients(inputs..., labels) -> (loss, d loss / d param...)`: the
+      training-mode loss and its gradients, nothing updated (kiln-run grad).
+
+    A loss on softmax / sigmoid outputs is computed from the logits (the
+    stable fused form, as Keras does). Keras optimizer semantics: SGD
+    (momentum, nesterov), Adam and AdamW (bias correction folded into the
+    step size, epsilon outside the square root), RMSprop (centered,
+    momentum); clipnorm, clipvalue, global_clipnorm, weight_decay.
+    Modules without `kiln.training` are left alone.
+  }];
+  let dependentDialects = ["::kiln::KilnDialect", "::mlir::func::FuncDialect"];
+}
+
+def GenerateGradients : Pass<"kiln-generate-gradients", "::mlir::func::FuncOp"> {
+  let summary = "Replace each kiln.gradient by the reverse-mode backward graph";
+  let description = [{
+    For `kiln.gradient %loss wrt %a, %b`, walks the ops between the `wrt`
+    values and the loss in reverse order, asking each op's
+    DifferentiableOpInterface for the gradients of its operands (the rules
+    live in ir/Gradients.cpp), and sums the contributions of values with
+    several uses. Only ops that both depend on a `wrt` value and feed the
+    loss are differentiated: unused gradients are never built. A `wrt` value
+    the loss does not depend on gets zeros. Runs after batch specialisation
+    (the rules need static shapes).
+  }];
+  let dependentDialects = ["::kiln::KilnDialect"];
+  let statistics = [
+    Statistic<"numDifferentiated", "num-differentiated", "forward ops differentiated">,
+  ];
+}
+
 #endif // KILN_PASSES_TD

@@ -81,6 +81,7 @@ static constexpr const char *kToLLVM =
     "function-boundary-type-conversion=identity-layout-map},"
     "canonicalize,cse,"
     "buffer-results-to-out-params{hoist-static-allocs=1},"
+    "func.func(kiln-update-in-place),"
     "canonicalize,cse,"
     "kiln-plan-scratch,"
     "func.func(kiln-copies-to-linalg,convert-linalg-to-loops),"

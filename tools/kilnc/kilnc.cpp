@@ -50,11 +50,13 @@ static cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdo
                                        cl::value_desc("file"), cl::init("-"),
                                        cl::cat(kilncCategory));
 
-enum class Emit { Auto, AST, Graph, Linalg, LLVMDialect, LLVM, Asm, Obj, SharedObject, Kbin, Lib };
+enum class Emit { Auto, AST, Graph, GraphGrad, Linalg, LLVMDialect, LLVM, Asm, Obj, SharedObject, Kbin, Lib };
 static cl::opt<Emit> emit(
     "emit", cl::desc("What to produce"), cl::init(Emit::Auto),
     cl::values(clEnumValN(Emit::AST, "ast", "the syntax tree"),
                clEnumValN(Emit::Graph, "graph", "the graph in the kiln dialect (default)"),
+               clEnumValN(Emit::GraphGrad, "graph-grad",
+                          "the graph with its backward graph generated (static shapes)"),
                clEnumValN(Emit::Linalg, "linalg", "linalg on tensors, entry-point arguments"),
                clEnumValN(Emit::LLVMDialect, "llvm-dialect",
                           "bufferized and lowered to MLIR's LLVM dialect"),
@@ -132,7 +134,8 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv,
       "Kiln model compiler\n\n"
-      "  kilnc model.kiln [--emit=ast|graph|linalg|llvm|asm|obj|so|kbin|lib] [--batch-size=N]\n"
+      "  kilnc model.kiln [--emit=ast|graph|graph-grad|linalg|llvm|asm|obj|so|kbin|lib]\n"
+      "                   [--batch-size=N]\n"
       "                   [--cpu=native|x86-64-v3|...] [-o out]\n"
       "  kilnc model.kiln -o model.kbin       the compiled model for the runtime\n\n"
       "Also accepted (see --help-hidden): MLIR's --mlir-print-ir-after-all,\n"
@@ -217,6 +220,18 @@ int main(int argc, char **argv) {
                   [&](llvm::raw_ostream &os) { module->print(os, printingFlags()); }))
     return 1;
 
+  // Training entry points (train_step, eval_step, gradients) from predict and
+  // compile(...), before the entry points are copied per batch size. The
+  // plain graph view (--emit=graph) shows the imported model only.
+  if (emit != Emit::Graph) {
+    PassManager pm(&context);
+    if (failed(applyPassManagerCLOptions(pm)))
+      return 1;
+    pm.addPass(kiln::createBuildTraining());
+    if (failed(pm.run(*module)))
+      return 1;
+  }
+
   // Code needs static shapes: without --batch-size, use the file's
   // fit(batch_size=...), else Keras's default of 32.
   SmallVector<int64_t> batches(batchSizes.begin(), batchSizes.end());
@@ -252,6 +267,8 @@ int main(int argc, char **argv) {
     return 1;
   if (batch > 0)
     pm.addPass(kiln::createSpecializeBatch(kiln::SpecializeBatchOptions{batch}));
+  if (emit != Emit::Graph)
+    pm.addNestedPass<func::FuncOp>(kiln::createGenerateGradients());
   if (failed(pm.run(*module)))
     return 1;
   if (batch > 0 &&
@@ -263,7 +280,7 @@ int main(int argc, char **argv) {
     output->keep();
     return 0;
   };
-  if (emit == Emit::Graph)
+  if (emit == Emit::Graph || emit == Emit::GraphGrad)
     return finish();
 
   // Initial parameter values are computed only for outputs that carry them.
