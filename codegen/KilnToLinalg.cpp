@@ -227,6 +227,15 @@ struct UnaryLowering : OpConversionPattern<OpT> {
     if constexpr (std::is_same_v<OpT, RsqrtOp>) return b.create<math::RsqrtOp>(l, x);
     if constexpr (std::is_same_v<OpT, SquareOp>) return b.create<arith::MulFOp>(l, x, x);
     if constexpr (std::is_same_v<OpT, TanhOp>) return b.create<math::TanhOp>(l, x);
+    if constexpr (std::is_same_v<OpT, SignOp>) { // -1, 0 or 1 (NaN gives 0)
+      Value zero = floatConst(b, l, t, 0.0);
+      Value neg = b.create<arith::SelectOp>(
+          l, b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OLT, x, zero), floatConst(b, l, t, -1.0),
+          zero);
+      return b.create<arith::SelectOp>(
+          l, b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OGT, x, zero), floatConst(b, l, t, 1.0),
+          neg);
+    }
     if constexpr (std::is_same_v<OpT, ReluOp>)
       return b.create<arith::MaximumFOp>(l, x, floatConst(b, l, t, 0.0));
     // sigmoid(x) = 1 / (1 + exp(-x))
@@ -252,9 +261,29 @@ struct BinaryLowering : OpConversionPattern<OpT> {
           if constexpr (std::is_same_v<OpT, DivOp>) return b.create<arith::DivFOp>(l, a[0], a[1]);
           if constexpr (std::is_same_v<OpT, MaxOp>) return b.create<arith::MaximumFOp>(l, a[0], a[1]);
           if constexpr (std::is_same_v<OpT, MinOp>) return b.create<arith::MinimumFOp>(l, a[0], a[1]);
+          if constexpr (std::is_same_v<OpT, GreaterOp>) return compare(b, l, arith::CmpFPredicate::OGT, a);
+          if constexpr (std::is_same_v<OpT, GreaterEqualOp>) return compare(b, l, arith::CmpFPredicate::OGE, a);
+          if constexpr (std::is_same_v<OpT, EqualOp>) return compare(b, l, arith::CmpFPredicate::OEQ, a);
           return b.create<math::PowFOp>(l, a[0], a[1]);
         });
     rw.replaceOp(op, r);
+    return success();
+  }
+  /// 1.0 where `lhs pred rhs` holds, else 0.0 (ordered: NaN compares false).
+  static Value compare(OpBuilder &b, Location l, arith::CmpFPredicate pred, ValueRange a) {
+    Type f = a[0].getType();
+    return b.create<arith::SelectOp>(l, b.create<arith::CmpFOp>(l, pred, a[0], a[1]),
+                                     floatConst(b, l, f, 1.0), floatConst(b, l, f, 0.0));
+  }
+};
+
+struct BroadcastToLowering : OpConversionPattern<BroadcastToOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(BroadcastToOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    auto type = llvm::cast<RankedTensorType>(op.getType());
+    rw.replaceOp(op, broadcastElementwise(rw, op.getLoc(), type, {adaptor.getOperand()},
+                                          [](OpBuilder &, Location, ValueRange a) { return a[0]; }));
     return success();
   }
 };
@@ -331,6 +360,39 @@ struct Conv2DLowering : OpConversionPattern<Conv2DOp> {
   }
 };
 
+/// Divides `sums` (NHWC, the result of a pool over `input`) by the number of
+/// real (unpadded) input elements under each window, known at compile time:
+/// a [OH, OW] constant.
+Value divideByWindowCounts(OpBuilder &b, Location loc, Value sums, RankedTensorType input,
+                           ArrayRef<int64_t> window, ArrayRef<int64_t> strides, bool same) {
+  RankedTensorType result = tensorType(sums);
+  Type f = result.getElementType();
+  int64_t oh = result.getDimSize(1), ow = result.getDimSize(2);
+  SmallVector<float> counts;
+  for (int64_t i = 0; i < oh; ++i)
+    for (int64_t j = 0; j < ow; ++j) {
+      int64_t c = 1;
+      for (int d = 0; d < 2; ++d) {
+        int64_t in = input.getDimSize(1 + d), pos = d == 0 ? i : j;
+        int64_t padLow = same ? samePadBefore(in, result.getDimSize(1 + d), window[d], strides[d]) : 0;
+        int64_t start = pos * strides[d] - padLow;
+        int64_t lo = std::max<int64_t>(start, 0), hi = std::min(start + window[d], in);
+        c *= std::max<int64_t>(hi - lo, 1);
+      }
+      counts.push_back(float(c));
+    }
+  auto countType = RankedTensorType::get({oh, ow}, f);
+  Value countT =
+      b.create<arith::ConstantOp>(loc, DenseElementsAttr::get(countType, ArrayRef<float>(counts)));
+  MLIRContext *ctx = b.getContext();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(4, ctx);
+  AffineMap hw = AffineMap::get(4, 0, {getAffineDimExpr(1, ctx), getAffineDimExpr(2, ctx)}, ctx);
+  return elementwise(b, loc, result, {sums, countT}, {id, hw},
+                     [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                       return nb.create<arith::DivFOp>(l, a[0], a[1]);
+                     });
+}
+
 template <typename OpT, bool Max>
 struct PoolLowering : OpConversionPattern<OpT> {
   using OpConversionPattern<OpT>::OpConversionPattern;
@@ -359,36 +421,272 @@ struct PoolLowering : OpConversionPattern<OpT> {
                                               ValueRange{init}, rw.getI64TensorAttr(strides),
                                               rw.getI64TensorAttr({1, 1}))
               .getResult(0);
-    if (!Max) {
-      // Divide by the number of real (unpadded) elements under each window,
-      // known at compile time: a [OH, OW] constant.
-      int64_t oh = result.getDimSize(1), ow = result.getDimSize(2);
-      SmallVector<float> counts;
-      for (int64_t i = 0; i < oh; ++i)
-        for (int64_t j = 0; j < ow; ++j) {
-          int64_t c = 1;
-          for (int d = 0; d < 2; ++d) {
-            int64_t in = inType.getDimSize(1 + d), pos = d == 0 ? i : j;
-            int64_t padLow =
-                same ? samePadBefore(in, result.getDimSize(1 + d), window[d], strides[d]) : 0;
-            int64_t start = pos * strides[d] - padLow;
-            int64_t lo = std::max<int64_t>(start, 0), hi = std::min(start + window[d], in);
-            c *= std::max<int64_t>(hi - lo, 1);
-          }
-          counts.push_back(float(c));
-        }
-      auto countType = RankedTensorType::get({oh, ow}, f);
-      Value countT = rw.create<arith::ConstantOp>(
-          loc, DenseElementsAttr::get(countType, ArrayRef<float>(counts)));
-      MLIRContext *ctx = rw.getContext();
-      AffineMap id = AffineMap::getMultiDimIdentityMap(4, ctx);
-      AffineMap hw = AffineMap::get(4, 0, {getAffineDimExpr(1, ctx), getAffineDimExpr(2, ctx)}, ctx);
-      r = elementwise(rw, loc, result, {r, countT}, {id, hw},
-                      [](OpBuilder &b, Location l, ValueRange a) -> Value {
-                        return b.create<arith::DivFOp>(l, a[0], a[1]);
-                      });
-    }
+    if (!Max) // divide by the number of real (unpadded) elements under each window
+      r = divideByWindowCounts(rw, loc, r, inType, window, strides, same);
     rw.replaceOp(op, r);
+    return success();
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Backward ops of convolution and pooling
+//
+// Written for clarity, not speed (fast kernels come later): each is a
+// linalg.generic that gathers, for every input position, the contributions of
+// the windows that read it, with the window arithmetic spelled out in the body.
+//===----------------------------------------------------------------------===//
+
+/// The padding before the first element of spatial dim `d` (0 or 1) of a
+/// window op from `input` to `output` (both NHWC), as the forward op pads.
+int64_t padBefore(ArrayRef<int64_t> input, ArrayRef<int64_t> output, ArrayRef<int64_t> window,
+                  ArrayRef<int64_t> strides, bool same, int d) {
+  return same ? samePadBefore(input[1 + d], output[1 + d], window[d], strides[d]) : 0;
+}
+
+/// A window op reads input position i = o * stride + k - pad for output
+/// position o and window offset k. Given i and k (index values), the output
+/// position whose window holds i at offset k is o = (i + pad - k) / stride,
+/// when that division is exact and 0 <= o < out. Returns whether it exists,
+/// and o (0 when it does not, so that it is always a valid index).
+std::pair<Value, Value> windowAt(OpBuilder &b, Location l, Value i, Value k, int64_t pad,
+                                 int64_t stride, int64_t out) {
+  auto c = [&](int64_t v) -> Value { return b.create<arith::ConstantIndexOp>(l, v); };
+  Value t = b.create<arith::SubIOp>(l, b.create<arith::AddIOp>(l, i, c(pad)), k);
+  Value o = b.create<arith::DivSIOp>(l, t, c(stride));
+  Value nonNegative = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::sge, t, c(0));
+  Value exact = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq,
+                                        b.create<arith::RemSIOp>(l, t, c(stride)), c(0));
+  Value inRange = b.create<arith::CmpIOp>(l, arith::CmpIPredicate::slt, o, c(out));
+  Value valid = b.create<arith::AndIOp>(l, b.create<arith::AndIOp>(l, nonNegative, exact), inRange);
+  return {valid, b.create<arith::SelectOp>(l, valid, o, c(0))};
+}
+
+AffineMap dimsMap(MLIRContext *ctx, unsigned numDims, ArrayRef<AffineExpr> exprs) {
+  return AffineMap::get(numDims, 0, exprs, ctx);
+}
+
+SmallVector<utils::IteratorType> iterators(int parallel, int reduction) {
+  SmallVector<utils::IteratorType> it(parallel, utils::IteratorType::parallel);
+  it.append(reduction, utils::IteratorType::reduction);
+  return it;
+}
+
+/// Over input positions (n, ih, iw, c) and window offsets (kh, kw): the sum of
+/// `term(valid, window index (n, oh, ow, c), kh, kw)` over the windows holding
+/// (ih, iw), into a zero-filled `result` (the forward input's shape). Windows
+/// have the spatial shape of `window` and the positions of `outShape`.
+Value sumOverWindows(OpBuilder &b, Location loc, RankedTensorType result, ArrayRef<int64_t> outShape,
+                     ArrayRef<int64_t> window, ArrayRef<int64_t> strides, bool same,
+                     function_ref<Value(OpBuilder &, Location, Value, ValueRange, Value, Value)> term) {
+  MLIRContext *ctx = b.getContext();
+  auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+  int64_t pad[2];
+  for (int i = 0; i < 2; ++i)
+    pad[i] = padBefore(result.getShape(), outShape, window, strides, same, i);
+  // A [KH, KW] operand that is never read gives the window dims their bounds.
+  Value windowTensor = b.create<tensor::EmptyOp>(loc, window, result.getElementType());
+  auto generic = b.create<linalg::GenericOp>(
+      loc, result, ValueRange{windowTensor}, ValueRange{filled(b, loc, result, 0.0)},
+      ArrayRef<AffineMap>{dimsMap(ctx, 6, {d(4), d(5)}), dimsMap(ctx, 6, {d(0), d(1), d(2), d(3)})},
+      iterators(4, 2), [&](OpBuilder &nb, Location l, ValueRange args) {
+        auto idx = [&](int64_t dim) -> Value { return nb.create<linalg::IndexOp>(l, dim); };
+        Value kh = idx(4), kw = idx(5);
+        auto [vh, oh] = windowAt(nb, l, idx(1), kh, pad[0], strides[0], outShape[1]);
+        auto [vw, ow] = windowAt(nb, l, idx(2), kw, pad[1], strides[1], outShape[2]);
+        Value valid = nb.create<arith::AndIOp>(l, vh, vw);
+        Value v = term(nb, l, valid, ValueRange{idx(0), oh, ow, idx(3)}, kh, kw);
+        nb.create<linalg::YieldOp>(l, Value(nb.create<arith::AddFOp>(l, args[1], v)));
+      });
+  return generic.getResult(0);
+}
+
+/// dX[n, ih, iw, ci] = sum over (kh, kw, co) of grad[n, oh, ow, co] * W[kh, kw, ci, co]
+/// for the (oh, ow) whose window reads (ih, iw) at offset (kh, kw).
+struct Conv2DBackpropInputLowering : OpConversionPattern<Conv2DBackpropInputOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(Conv2DBackpropInputOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rw.getContext();
+    auto result = llvm::cast<RankedTensorType>(op.getType());
+    Value g = adaptor.getGrad(), w = adaptor.getKernel();
+    ArrayRef<int64_t> gs = tensorType(g).getShape(), ws = tensorType(w).getShape();
+    SmallVector<int64_t> strides(op.getStrides());
+    bool same = op.getPadding() == "same";
+    int64_t pad[2];
+    for (int i = 0; i < 2; ++i)
+      pad[i] = padBefore(result.getShape(), gs, ws.take_front(2), strides, same, i);
+    // Iteration space (n, ih, iw, ci, kh, kw, co); the last three reduce.
+    auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+    auto generic = rw.create<linalg::GenericOp>(
+        loc, result, ValueRange{w}, ValueRange{filled(rw, loc, result, 0.0)},
+        ArrayRef<AffineMap>{dimsMap(ctx, 7, {d(4), d(5), d(3), d(6)}),
+                            dimsMap(ctx, 7, {d(0), d(1), d(2), d(3)})},
+        iterators(4, 3), [&](OpBuilder &b, Location l, ValueRange args) {
+          auto idx = [&](int64_t dim) -> Value { return b.create<linalg::IndexOp>(l, dim); };
+          auto [vh, oh] = windowAt(b, l, idx(1), idx(4), pad[0], strides[0], gs[1]);
+          auto [vw, ow] = windowAt(b, l, idx(2), idx(5), pad[1], strides[1], gs[2]);
+          Value gv = b.create<tensor::ExtractOp>(l, g, ValueRange{idx(0), oh, ow, idx(6)});
+          Value term = b.create<arith::SelectOp>(l, b.create<arith::AndIOp>(l, vh, vw),
+                                                 b.create<arith::MulFOp>(l, gv, args[0]),
+                                                 floatConst(b, l, args[0].getType(), 0.0));
+          b.create<linalg::YieldOp>(l, Value(b.create<arith::AddFOp>(l, args[1], term)));
+        });
+    rw.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+/// dW[kh, kw, ci, co] = sum over (n, oh, ow) of
+/// Xpadded[n, oh * sh + kh, ow * sw + kw, ci] * grad[n, oh, ow, co].
+struct Conv2DBackpropFilterLowering : OpConversionPattern<Conv2DBackpropFilterOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(Conv2DBackpropFilterOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rw.getContext();
+    auto result = llvm::cast<RankedTensorType>(op.getType());
+    Value x = adaptor.getInput(), g = adaptor.getGrad();
+    SmallVector<int64_t> strides(op.getStrides());
+    if (op.getPadding() == "same")
+      x = padSame(rw, loc, x, tensorType(g), result.getShape().take_front(2), strides, 0.0);
+    // Iteration space (kh, kw, ci, co, n, oh, ow); the last three reduce.
+    auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+    AffineMap xMap = dimsMap(ctx, 7, {d(4), d(5) * strides[0] + d(0), d(6) * strides[1] + d(1), d(2)});
+    auto generic = rw.create<linalg::GenericOp>(
+        loc, result, ValueRange{x, g}, ValueRange{filled(rw, loc, result, 0.0)},
+        ArrayRef<AffineMap>{xMap, dimsMap(ctx, 7, {d(4), d(5), d(6), d(3)}),
+                            dimsMap(ctx, 7, {d(0), d(1), d(2), d(3)})},
+        iterators(4, 3), [&](OpBuilder &b, Location l, ValueRange args) {
+          Value prod = b.create<arith::MulFOp>(l, args[0], args[1]);
+          b.create<linalg::YieldOp>(l, Value(b.create<arith::AddFOp>(l, args[2], prod)));
+        });
+    rw.replaceOp(op, generic.getResult(0));
+    return success();
+  }
+};
+
+/// Routes each window's gradient to the first position (row-major within the
+/// window, padding excluded) holding the window's maximum, as TensorFlow does.
+struct MaxPool2DGradLowering : OpConversionPattern<MaxPool2DGradOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(MaxPool2DGradOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    MLIRContext *ctx = rw.getContext();
+    auto result = llvm::cast<RankedTensorType>(op.getType());
+    Value x = adaptor.getInput(), g = adaptor.getGrad();
+    RankedTensorType gt = tensorType(g);
+    Type f = gt.getElementType(), i32 = rw.getI32Type();
+    SmallVector<int64_t> window(op.getPoolSize()), strides(op.getStrides());
+    bool same = op.getPadding() == "same";
+    int64_t pad[2];
+    for (int i = 0; i < 2; ++i)
+      pad[i] = padBefore(result.getShape(), gt.getShape(), window, strides, same, i);
+    Value xp = same ? padSame(rw, loc, x, gt, window, strides, -INFINITY) : x;
+
+    // 1. Per window (n, oh, ow, c): the offset kh * KW + kw of its first
+    // maximum, -1 while none is found. A position is taken when it is real
+    // (not padding) and beats the best so far, or ties with it at a lower
+    // offset: the result does not depend on the order of the reduction.
+    auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+    auto argmaxType = RankedTensorType::get(gt.getShape(), i32);
+    Value best = filled(rw, loc, gt, -INFINITY);
+    Value noIndex = rw.create<arith::ConstantOp>(loc, i32, rw.getI32IntegerAttr(-1));
+    Value firstIdx =
+        rw.create<linalg::FillOp>(loc, noIndex, emptyLike(rw, loc, argmaxType)).getResult(0);
+    Value windowTensor = rw.create<tensor::EmptyOp>(loc, window, f);
+    AffineMap outMap = dimsMap(ctx, 6, {d(0), d(1), d(2), d(3)});
+    auto argmax = rw.create<linalg::GenericOp>(
+        loc, TypeRange{gt, argmaxType}, ValueRange{xp, windowTensor}, ValueRange{best, firstIdx},
+        ArrayRef<AffineMap>{dimsMap(ctx, 6, {d(0), d(1) * strides[0] + d(4), d(2) * strides[1] + d(5), d(3)}),
+                            dimsMap(ctx, 6, {d(4), d(5)}), outMap, outMap},
+        iterators(4, 2), [&](OpBuilder &b, Location l, ValueRange args) {
+          auto c = [&](int64_t v) -> Value { return b.create<arith::ConstantIndexOp>(l, v); };
+          auto cmpi = [&](arith::CmpIPredicate p, Value u, Value v) -> Value {
+            return b.create<arith::CmpIOp>(l, p, u, v);
+          };
+          auto andi = [&](Value u, Value v) -> Value { return b.create<arith::AndIOp>(l, u, v); };
+          auto ori = [&](Value u, Value v) -> Value { return b.create<arith::OrIOp>(l, u, v); };
+          Value v = args[0], bestV = args[2], bestI = args[3];
+          Value kh = b.create<linalg::IndexOp>(l, 4), kw = b.create<linalg::IndexOp>(l, 5);
+          Value real = b.create<arith::ConstantIntOp>(l, 1, 1);
+          for (int i = 0; i < 2; ++i) { // padded coordinate o * s + k within [pad, pad + in)
+            Value p = b.create<arith::AddIOp>(
+                l, b.create<arith::MulIOp>(l, b.create<linalg::IndexOp>(l, 1 + i), c(strides[i])),
+                i == 0 ? kh : kw);
+            real = andi(real, andi(cmpi(arith::CmpIPredicate::sge, p, c(pad[i])),
+                                   cmpi(arith::CmpIPredicate::slt, p, c(pad[i] + result.getDimSize(1 + i)))));
+          }
+          Value offset = b.create<arith::IndexCastOp>(
+              l, i32, b.create<arith::AddIOp>(l, b.create<arith::MulIOp>(l, kh, c(window[1])), kw));
+          Value none = cmpi(arith::CmpIPredicate::slt, bestI, b.create<arith::ConstantIntOp>(l, 0, 32));
+          Value greater = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OGT, v, bestV);
+          Value tieBefore = andi(b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OEQ, v, bestV),
+                                 cmpi(arith::CmpIPredicate::slt, offset, bestI));
+          Value take = andi(real, ori(none, ori(greater, tieBefore)));
+          b.create<linalg::YieldOp>(l, ValueRange{b.create<arith::SelectOp>(l, take, v, bestV),
+                                                  b.create<arith::SelectOp>(l, take, offset, bestI)});
+        });
+    Value first = argmax.getResult(1);
+
+    // 2. Per input position: the gradients of the windows whose first maximum
+    // it is.
+    Value r = sumOverWindows(
+        rw, loc, result, gt.getShape(), window, strides, same,
+        [&](OpBuilder &b, Location l, Value valid, ValueRange win, Value kh, Value kw) -> Value {
+          Value at = b.create<tensor::ExtractOp>(l, first, win);
+          Value offset = b.create<arith::IndexCastOp>(
+              l, i32,
+              b.create<arith::AddIOp>(
+                  l, b.create<arith::MulIOp>(l, kh, b.create<arith::ConstantIndexOp>(l, window[1])), kw));
+          Value hit = b.create<arith::AndIOp>(
+              l, valid, b.create<arith::CmpIOp>(l, arith::CmpIPredicate::eq, at, offset));
+          return b.create<arith::SelectOp>(l, hit, b.create<tensor::ExtractOp>(l, g, win),
+                                           floatConst(b, l, f, 0.0));
+        });
+    rw.replaceOp(op, r);
+    return success();
+  }
+};
+
+/// Each window's gradient divided by its count of real elements and shared
+/// by those elements.
+struct AvgPool2DGradLowering : OpConversionPattern<AvgPool2DGradOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(AvgPool2DGradOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    Location loc = op.getLoc();
+    auto result = llvm::cast<RankedTensorType>(op.getType());
+    Value g = adaptor.getGrad();
+    RankedTensorType gt = tensorType(g);
+    SmallVector<int64_t> window(op.getPoolSize()), strides(op.getStrides());
+    bool same = op.getPadding() == "same";
+    Value share = divideByWindowCounts(rw, loc, g, result, window, strides, same);
+    Value r = sumOverWindows(
+        rw, loc, result, gt.getShape(), window, strides, same,
+        [&](OpBuilder &b, Location l, Value valid, ValueRange win, Value, Value) -> Value {
+          return b.create<arith::SelectOp>(l, valid, b.create<tensor::ExtractOp>(l, share, win),
+                                           floatConst(b, l, gt.getElementType(), 0.0));
+        });
+    rw.replaceOp(op, r);
+    return success();
+  }
+};
+
+struct SliceLowering : OpConversionPattern<SliceOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(SliceOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    auto type = llvm::cast<RankedTensorType>(op.getType());
+    SmallVector<OpFoldResult> offsets, sizes, strides;
+    for (auto [start, size] : llvm::zip(op.getStart(), op.getSizes())) {
+      offsets.push_back(rw.getIndexAttr(start));
+      sizes.push_back(rw.getIndexAttr(size));
+      strides.push_back(rw.getIndexAttr(1));
+    }
+    rw.replaceOpWithNewOp<tensor::ExtractSliceOp>(op, type, adaptor.getOperand(), offsets, sizes,
+                                                  strides);
     return success();
   }
 };
@@ -694,6 +992,77 @@ struct AccuracyLowering : OpConversionPattern<AccuracyOp> {
   }
 };
 
+/// Class ids [...] or [..., 1] -> 1.0 at the label's class of a [..., depth]
+/// row (a label outside [0, depth) matches no class: a zero row).
+struct OneHotLowering : OpConversionPattern<OneHotOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(OneHotOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    auto type = llvm::cast<RankedTensorType>(op.getType());
+    int64_t rank = type.getRank();
+    Value labels = adaptor.getLabels();
+    Value r = elementwise(rw, op.getLoc(), type, {labels},
+                          {labelMap(rw.getContext(), tensorType(labels), rank)},
+                          [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+                            Type f = type.getElementType();
+                            return b.create<arith::SelectOp>(l, isLabel(b, l, a[0], rank - 1),
+                                                             floatConst(b, l, f, 1.0),
+                                                             floatConst(b, l, f, 0.0));
+                          });
+    rw.replaceOp(op, r);
+    return success();
+  }
+};
+
+/// The keep-mask of inverted dropout from a counter-based generator
+/// (docs/dialect.md): element i (row-major) hashes (seed, step, i) with
+/// SplitMix64's finaliser, takes the top 24 bits as u in [0, 1), and is
+/// 1 / (1 - rate) when u >= rate, else 0. All integer arithmetic is on i64,
+/// wrapping.
+struct DropoutMaskLowering : OpConversionPattern<DropoutMaskOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(DropoutMaskOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    auto type = llvm::cast<RankedTensorType>(op.getType());
+    int64_t rank = type.getRank();
+    float rate = op.getRate().convertToFloat();
+    float keepScale = 1.0f / (1.0f - rate); // in f32, as the definition says
+    uint64_t seedTerm = uint64_t(op.getSeed()) * 0x9E3779B97F4A7C15ull;
+    Value r = elementwise(
+        rw, op.getLoc(), type, {adaptor.getStep()}, {AffineMap::get(rank, 0, rw.getContext())},
+        [&](OpBuilder &b, Location l, ValueRange a) -> Value {
+          Type i64 = b.getI64Type(), f = type.getElementType();
+          auto c = [&](uint64_t v) -> Value {
+            return b.create<arith::ConstantOp>(l, i64, b.getI64IntegerAttr(int64_t(v)));
+          };
+          Value flat = c(0);
+          for (int64_t d = 0; d < rank; ++d) {
+            Value i = b.create<arith::IndexCastOp>(l, i64, b.create<linalg::IndexOp>(l, d));
+            flat = b.create<arith::AddIOp>(
+                l, b.create<arith::MulIOp>(l, flat, c(uint64_t(type.getDimSize(d)))), i);
+          }
+          Value step = b.create<arith::FPToUIOp>(l, i64, a[0]);
+          Value x = b.create<arith::AddIOp>(
+              l, b.create<arith::AddIOp>(l, c(seedTerm),
+                                         b.create<arith::MulIOp>(l, step, c(0xD1B54A32D192ED03ull))),
+              flat);
+          auto xorShift = [&](Value v, uint64_t by) -> Value {
+            return b.create<arith::XOrIOp>(l, v, b.create<arith::ShRUIOp>(l, v, c(by)));
+          };
+          x = b.create<arith::MulIOp>(l, xorShift(x, 30), c(0xBF58476D1CE4E5B9ull));
+          x = b.create<arith::MulIOp>(l, xorShift(x, 27), c(0x94D049BB133111EBull));
+          x = xorShift(x, 31);
+          Value top = b.create<arith::UIToFPOp>(l, f, b.create<arith::ShRUIOp>(l, x, c(40)));
+          Value u = b.create<arith::MulFOp>(l, top, floatConst(b, l, f, 0x1p-24));
+          Value keep = b.create<arith::CmpFOp>(l, arith::CmpFPredicate::OGE, u, floatConst(b, l, f, rate));
+          return b.create<arith::SelectOp>(l, keep, floatConst(b, l, f, keepScale),
+                                           floatConst(b, l, f, 0.0));
+        });
+    rw.replaceOp(op, r);
+    return success();
+  }
+};
+
 struct DropoutLowering : OpConversionPattern<DropoutOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(DropoutOp op, OpAdaptor adaptor,
@@ -739,16 +1108,19 @@ struct KilnToLinalg : kiln::impl::KilnToLinalgBase<KilnToLinalg> {
     patterns.add<UnaryLowering<NegOp>, UnaryLowering<AbsOp>, UnaryLowering<ExpOp>,
                  UnaryLowering<LogOp>, UnaryLowering<SqrtOp>, UnaryLowering<RsqrtOp>,
                  UnaryLowering<SquareOp>, UnaryLowering<TanhOp>, UnaryLowering<SigmoidOp>,
-                 UnaryLowering<ReluOp>>(ctx);
+                 UnaryLowering<ReluOp>, UnaryLowering<SignOp>>(ctx);
     patterns.add<BinaryLowering<AddOp>, BinaryLowering<SubOp>, BinaryLowering<MulOp>,
                  BinaryLowering<DivOp>, BinaryLowering<MaxOp>, BinaryLowering<MinOp>,
-                 BinaryLowering<PowOp>>(ctx);
+                 BinaryLowering<PowOp>, BinaryLowering<GreaterOp>, BinaryLowering<GreaterEqualOp>,
+                 BinaryLowering<EqualOp>, BroadcastToLowering>(ctx);
     patterns.add<SoftmaxLowering<SoftmaxOp, false>, SoftmaxLowering<LogSoftmaxOp, true>,
                  MatMulLowering, Conv2DLowering, PoolLowering<MaxPool2DOp, true>,
                  PoolLowering<AvgPool2DOp, false>, ReshapeLowering, TransposeLowering,
                  ConcatLowering, ReduceLowering<ReduceSumOp>, ReduceLowering<ReduceMeanOp>,
                  ReduceLowering<ReduceMaxOp>, ReduceLowering<ReduceMinOp>, DropoutLowering,
                  ConstantLowering>(ctx);
+    patterns.add<Conv2DBackpropInputLowering, Conv2DBackpropFilterLowering, MaxPool2DGradLowering,
+                 AvgPool2DGradLowering, SliceLowering, OneHotLowering, DropoutMaskLowering>(ctx);
     patterns.add<ElementwiseLossLowering<MeanSquaredErrorOp>,
                  ElementwiseLossLowering<MeanAbsoluteErrorOp>,
                  ElementwiseLossLowering<BinaryCrossentropyOp>,

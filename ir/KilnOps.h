@@ -10,6 +10,12 @@
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+namespace kiln {
+/// Marks ops whose gradient is zero wherever it exists (KilnOps.td).
+template <typename ConcreteType>
+class ZeroGradient : public mlir::OpTrait::TraitBase<ConcreteType, ZeroGradient> {};
+} // namespace kiln
+
 #include "ir/KilnInterfaces.h.inc"
 
 #define GET_OP_CLASSES

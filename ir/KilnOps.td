@@ -64,6 +64,9 @@ def Kiln_DifferentiableOpInterface : OpInterface<"DifferentiableOpInterface"> {
   ];
 }
 def Differentiable : DeclareOpInterfaceMethods<Kiln_DifferentiableOpInterface>;
+// Piecewise-constant ops (comparisons, sign, masks, metrics): their gradient
+// is zero wherever it exists, so no gradient flows through them.
+def ZeroGradient : NativeOpTrait<"ZeroGradient"> { let cppNamespace = "::kiln"; }
 
 def Kiln_FloatTensor : RankedTensorOf<[F32]>;
 def Kiln_LabelTensor : RankedTensorOf<[F32, I32]>;
@@ -145,7 +148,7 @@ def Kiln_ReluOp    : Kiln_UnaryOp<"relu", "rectified linear unit max(x, 0)">;
 // Not differentiable (their derivative is zero almost everywhere); used by
 // derivative rules.
 def Kiln_SignOp : Kiln_Op<"sign", [Pure, Elementwise, SameOperandsAndResultType,
-                                   InferTypeOpInterface]> {
+                                   InferTypeOpInterface, ZeroGradient]> {
   let summary = "elementwise sign: -1, 0 or 1";
   let arguments = (ins Kiln_FloatTensor:$operand);
   let results = (outs Kiln_FloatTensor:$result);
@@ -172,9 +175,9 @@ def Kiln_PowOp : Kiln_BinaryOp<"pow", "power">;
 
 // Comparisons give 1.0 where the relation holds and 0.0 elsewhere (masks for
 // derivative rules); they have no gradient.
-def Kiln_GreaterOp : Kiln_BinaryOp<"greater", "comparison lhs > rhs (1.0 or 0.0)", []>;
-def Kiln_GreaterEqualOp : Kiln_BinaryOp<"greater_equal", "comparison lhs >= rhs (1.0 or 0.0)", []>;
-def Kiln_EqualOp : Kiln_BinaryOp<"equal", "comparison lhs == rhs (1.0 or 0.0)", []>;
+def Kiln_GreaterOp : Kiln_BinaryOp<"greater", "comparison lhs > rhs (1.0 or 0.0)", [ZeroGradient]>;
+def Kiln_GreaterEqualOp : Kiln_BinaryOp<"greater_equal", "comparison lhs >= rhs (1.0 or 0.0)", [ZeroGradient]>;
+def Kiln_EqualOp : Kiln_BinaryOp<"equal", "comparison lhs == rhs (1.0 or 0.0)", [ZeroGradient]>;
 
 def Kiln_BroadcastToOp : Kiln_Op<"broadcast_to",
     [Pure, Differentiable, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
@@ -214,7 +217,7 @@ def Kiln_DropoutOp : Kiln_Op<"dropout",
 }
 
 def Kiln_DropoutMaskOp : Kiln_Op<"dropout_mask",
-    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+    [Pure, ZeroGradient, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "the scaled keep-mask of inverted dropout: 0 or 1 / (1 - rate)";
   let description = [{
     A mask for `like`: the result has `like`'s type (only its shape is used).
@@ -424,7 +427,7 @@ def Kiln_SparseCategoricalCrossentropyOp
                   RankedTensorOf<[I32]>>;
 
 def Kiln_AccuracyOp : Kiln_Op<"accuracy",
-    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+    [Pure, ZeroGradient, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "fraction of correct predictions in the batch";
   let description = [{
     `kind` is "binary" (prediction > threshold, default 0.5), "categorical"
@@ -439,7 +442,7 @@ def Kiln_AccuracyOp : Kiln_Op<"accuracy",
 }
 
 def Kiln_OneHotOp : Kiln_Op<"one_hot",
-    [Pure, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
+    [Pure, ZeroGradient, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = "integer class labels -> one-hot f32 rows of `depth` classes";
   let description = [{
     Labels of shape [...] or [..., 1] give [..., depth]; a label outside

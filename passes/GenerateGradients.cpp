@@ -35,12 +35,14 @@ struct GenerateGradients : kiln::impl::GenerateGradientsBase<GenerateGradients> 
     Block *block = marker->getBlock();
     Value loss = marker.getLoss();
 
-    // Values that depend on a `wrt` value (forward sweep) ...
+    // Values that depend on a `wrt` value (forward sweep; no gradient flows
+    // through ZeroGradient ops) ...
     DenseSet<Value> varying(marker.getWrt().begin(), marker.getWrt().end());
     for (Operation &op : *block) {
       if (&op == marker.getOperation())
         break;
-      if (llvm::any_of(op.getOperands(), [&](Value v) { return varying.contains(v); }))
+      if (!op.hasTrait<ZeroGradient>() &&
+          llvm::any_of(op.getOperands(), [&](Value v) { return varying.contains(v); }))
         varying.insert(op.result_begin(), op.result_end());
     }
     // ... and ops the loss depends on (backward sweep).

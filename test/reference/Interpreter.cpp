@@ -171,6 +171,19 @@ double lossOrMetric(Operation &op, const Tensor &y, const Tensor &p) {
   return total / rows;
 }
 
+/// The mask of kiln.dropout_mask (docs/dialect.md): SplitMix64's finaliser
+/// over (seed, step, flat index), its top 24 bits as u in [0, 1).
+float dropoutMaskAt(uint64_t seed, uint64_t step, uint64_t i, float rate) {
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + step * 0xD1B54A32D192ED03ull + i;
+  x ^= x >> 30;
+  x *= 0xBF58476D1CE4E5B9ull;
+  x ^= x >> 27;
+  x *= 0x94D049BB133111EBull;
+  x ^= x >> 31;
+  float u = float(x >> 40) * 0x1p-24f;
+  return u >= rate ? 1.0f / (1.0f - rate) : 0.0f;
+}
+
 } // namespace
 
 double reference::worstError(const Tensor &got, const Tensor &want) {
@@ -328,6 +341,139 @@ bool reference::evaluate(func::FuncOp func, const std::vector<Tensor> &inputs,
               r.data[((n * shape[1] + oh) * shape[2] + ow) * C + c] =
                   float(isMax ? acc : acc / std::max<int64_t>(count, 1));
             }
+    } else if (isa<SignOp>(op)) {
+      r = unary(in(op.getOperand(0)), [](double x) { return x > 0 ? 1.0 : x < 0 ? -1.0 : 0.0; });
+    } else if (isa<GreaterOp>(op)) {
+      r = binary(in(op.getOperand(0)), in(op.getOperand(1)), shape, [](double a, double b) { return a > b ? 1.0 : 0.0; });
+    } else if (isa<GreaterEqualOp>(op)) {
+      r = binary(in(op.getOperand(0)), in(op.getOperand(1)), shape, [](double a, double b) { return a >= b ? 1.0 : 0.0; });
+    } else if (isa<EqualOp>(op)) {
+      r = binary(in(op.getOperand(0)), in(op.getOperand(1)), shape, [](double a, double b) { return a == b ? 1.0 : 0.0; });
+    } else if (isa<BroadcastToOp>(op)) {
+      const Tensor &x = in(op.getOperand(0));
+      r = zeros(shape);
+      for (int64_t i = 0; i < r.size(); ++i)
+        r.data[i] = broadcastAt(x, unflatten(i, shape));
+    } else if (auto sl = dyn_cast<SliceOp>(op)) {
+      const Tensor &x = in(sl.getOperand());
+      auto start = sl.getStart();
+      r = zeros(shape);
+      for (int64_t i = 0; i < r.size(); ++i) {
+        auto idx = unflatten(i, shape);
+        int64_t src = 0;
+        for (size_t d = 0; d < idx.size(); ++d)
+          src = src * x.shape[d] + start[d] + idx[d];
+        r.data[i] = x.data[src];
+      }
+    } else if (auto oh = dyn_cast<OneHotOp>(op)) {
+      const Tensor &labels = in(oh.getLabels()); // one label per row, [...] or [..., 1]
+      int64_t depth = int64_t(oh.getDepth());
+      r = zeros(shape);
+      for (int64_t row = 0; row < labels.size(); ++row) {
+        int64_t label = int64_t(labels.data[row]);
+        if (label >= 0 && label < depth)
+          r.data[row * depth + label] = 1.0f;
+      }
+    } else if (auto dm = dyn_cast<DropoutMaskOp>(op)) {
+      uint64_t step = uint64_t(in(dm.getStep()).data[0]);
+      float rate = dm.getRate().convertToFloat();
+      r = zeros(shape);
+      for (int64_t i = 0; i < r.size(); ++i)
+        r.data[i] = dropoutMaskAt(uint64_t(dm.getSeed()), step, uint64_t(i), rate);
+    } else if (auto bi = dyn_cast<Conv2DBackpropInputOp>(op)) {
+      // Scatter: each output position's gradient flows back along the forward
+      // conv2d's products x[n, ih, iw, c] * w[kh, kw, c, f].
+      const Tensor &g = in(bi.getGrad()), &w = in(bi.getKernel());
+      auto st = bi.getStrides();
+      bool same = bi.getPadding() == "same";
+      int64_t H = shape[1], W = shape[2], C = shape[3], OH = g.shape[1], OW = g.shape[2],
+              KH = w.shape[0], KW = w.shape[1], F = w.shape[3];
+      int64_t ph = padBefore(H, KH, st[0], same), pw = padBefore(W, KW, st[1], same);
+      std::vector<double> acc(Tensor{shape, {}}.size(), 0.0);
+      for (int64_t n = 0; n < shape[0]; ++n)
+        for (int64_t oh = 0; oh < OH; ++oh)
+          for (int64_t ow = 0; ow < OW; ++ow)
+            for (int64_t kh = 0; kh < KH; ++kh)
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                int64_t ih = oh * st[0] + kh - ph, iw = ow * st[1] + kw - pw;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W)
+                  continue;
+                for (int64_t c = 0; c < C; ++c)
+                  for (int64_t f = 0; f < F; ++f)
+                    acc[((n * H + ih) * W + iw) * C + c] +=
+                        double(g.data[((n * OH + oh) * OW + ow) * F + f]) *
+                        w.data[((kh * KW + kw) * C + c) * F + f];
+              }
+      r = zeros(shape);
+      for (size_t i = 0; i < acc.size(); ++i)
+        r.data[i] = float(acc[i]);
+    } else if (auto bf = dyn_cast<Conv2DBackpropFilterOp>(op)) {
+      const Tensor &x = in(bf.getInput()), &g = in(bf.getGrad());
+      auto st = bf.getStrides();
+      bool same = bf.getPadding() == "same";
+      int64_t N = x.shape[0], H = x.shape[1], W = x.shape[2], C = x.shape[3], OH = g.shape[1],
+              OW = g.shape[2], KH = shape[0], KW = shape[1], F = shape[3];
+      int64_t ph = padBefore(H, KH, st[0], same), pw = padBefore(W, KW, st[1], same);
+      std::vector<double> acc(Tensor{shape, {}}.size(), 0.0);
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t oh = 0; oh < OH; ++oh)
+          for (int64_t ow = 0; ow < OW; ++ow)
+            for (int64_t kh = 0; kh < KH; ++kh)
+              for (int64_t kw = 0; kw < KW; ++kw) {
+                int64_t ih = oh * st[0] + kh - ph, iw = ow * st[1] + kw - pw;
+                if (ih < 0 || ih >= H || iw < 0 || iw >= W)
+                  continue; // padding contributes zero
+                for (int64_t c = 0; c < C; ++c)
+                  for (int64_t f = 0; f < F; ++f)
+                    acc[((kh * KW + kw) * C + c) * F + f] +=
+                        double(x.data[((n * H + ih) * W + iw) * C + c]) *
+                        g.data[((n * OH + oh) * OW + ow) * F + f];
+              }
+      r = zeros(shape);
+      for (size_t i = 0; i < acc.size(); ++i)
+        r.data[i] = float(acc[i]);
+    } else if (isa<MaxPool2DGradOp, AvgPool2DGradOp>(op)) {
+      // Scatter each window's gradient: all of it to the window's first
+      // maximum (row-major scan, padding skipped), or an equal share to every
+      // real position it averaged.
+      bool isMax = isa<MaxPool2DGradOp>(op);
+      const Tensor &g = in(op.getOperand(isMax ? 1 : 0));
+      const Tensor *x = isMax ? &in(op.getOperand(0)) : nullptr;
+      auto window = op.getAttrOfType<DenseI64ArrayAttr>("pool_size").asArrayRef();
+      auto st = op.getAttrOfType<DenseI64ArrayAttr>("strides").asArrayRef();
+      auto padAttr = op.getAttrOfType<StringAttr>("padding");
+      bool same = padAttr && padAttr.getValue() == "same";
+      int64_t H = shape[1], W = shape[2], C = shape[3], OH = g.shape[1], OW = g.shape[2];
+      int64_t ph = padBefore(H, window[0], st[0], same), pw = padBefore(W, window[1], st[1], same);
+      std::vector<double> acc(Tensor{shape, {}}.size(), 0.0);
+      for (int64_t n = 0; n < shape[0]; ++n)
+        for (int64_t oh = 0; oh < OH; ++oh)
+          for (int64_t ow = 0; ow < OW; ++ow)
+            for (int64_t c = 0; c < C; ++c) {
+              std::vector<int64_t> real; // flat input indices under the window
+              for (int64_t kh = 0; kh < window[0]; ++kh)
+                for (int64_t kw = 0; kw < window[1]; ++kw) {
+                  int64_t ih = oh * st[0] + kh - ph, iw = ow * st[1] + kw - pw;
+                  if (ih >= 0 && ih < H && iw >= 0 && iw < W)
+                    real.push_back(((n * H + ih) * W + iw) * C + c);
+                }
+              if (real.empty())
+                continue;
+              double gv = g.data[((n * OH + oh) * OW + ow) * C + c];
+              if (isMax) {
+                int64_t first = real[0];
+                for (int64_t i : real)
+                  if (x->data[i] > x->data[first])
+                    first = i;
+                acc[first] += gv;
+              } else {
+                for (int64_t i : real)
+                  acc[i] += gv / double(real.size());
+              }
+            }
+      r = zeros(shape);
+      for (size_t i = 0; i < acc.size(); ++i)
+        r.data[i] = float(acc[i]);
     } else if (isa<ReshapeOp>(op)) {
       r = in(op.getOperand(0));
       r.shape = shape;

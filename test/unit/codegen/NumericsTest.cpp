@@ -113,10 +113,41 @@ double worstError(const std::vector<Tensor> &got, const std::vector<Tensor> &wan
   return worst;
 }
 
+/// Runs the compiled entry point on `inputs` (i32 inputs held as exact
+/// floats) and `params`; returns its outputs.
+std::vector<Tensor> runCompiled(const Compiled &c, const std::vector<Tensor> &inputs,
+                                llvm::StringMap<Tensor> &params) {
+  const EntrySignature &e = c.contents.entries[0];
+  std::vector<Tensor> outputs;
+  for (const TensorSignature &t : e.outputs)
+    outputs.push_back(Tensor{t.shape, std::vector<float>(Tensor{t.shape, {}}.size(), NAN)});
+  std::vector<std::vector<int32_t>> intInputs(inputs.size());
+  std::vector<void *> buffers;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!e.inputs[i].isInt) {
+      buffers.push_back(const_cast<float *>(inputs[i].data.data()));
+      continue;
+    }
+    for (float v : inputs[i].data)
+      intInputs[i].push_back(int32_t(v));
+    buffers.push_back(intInputs[i].data());
+  }
+  for (const std::string &name : e.params)
+    buffers.push_back(params[name].data.data());
+  for (Tensor &t : outputs)
+    buffers.push_back(t.data.data());
+  std::vector<char> scratch(e.scratchBytes + 64);
+  buffers.push_back(scratch.data());
+  c.entry(buffers.data());
+  return outputs;
+}
+
 /// Compiles and runs `source`, checks it against the interpreter.
 /// Parameters are random in [-1, 1], or the model's own initial values.
+/// `compiledOutputs`, when given, receives the compiled code's outputs.
 void check(const std::string &source, int64_t batch = 3, double tolerance = 1e-5,
-           float lo = -1, float hi = 1, bool initialParams = false) {
+           float lo = -1, float hi = 1, bool initialParams = false,
+           std::vector<Tensor> *compiledOutputs = nullptr) {
   MLIRContext ctx;
   ctx.loadDialect<KilnDialect, func::FuncDialect>();
   Compiled c;
@@ -137,27 +168,7 @@ void check(const std::string &source, int64_t batch = 3, double tolerance = 1e-5
   for (const ParameterValue &p : c.contents.params)
     params[p.name] = initialParams ? Tensor{p.shape, p.values} : randomTensor(p.shape, rng);
 
-  std::vector<Tensor> outputs;
-  for (const TensorSignature &t : e.outputs)
-    outputs.push_back(Tensor{t.shape, std::vector<float>(Tensor{t.shape, {}}.size(), NAN)});
-  std::vector<std::vector<int32_t>> intInputs(inputs.size());
-  std::vector<void *> buffers;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!e.inputs[i].isInt) {
-      buffers.push_back(inputs[i].data.data());
-      continue;
-    }
-    for (float v : inputs[i].data)
-      intInputs[i].push_back(int32_t(v));
-    buffers.push_back(intInputs[i].data());
-  }
-  for (const std::string &name : e.params)
-    buffers.push_back(params[name].data.data());
-  for (Tensor &t : outputs)
-    buffers.push_back(t.data.data());
-  std::vector<char> scratch(e.scratchBytes + 64);
-  buffers.push_back(scratch.data());
-  c.entry(buffers.data());
+  std::vector<Tensor> outputs = runCompiled(c, inputs, params);
 
   std::vector<Tensor> expected;
   std::string error;
@@ -165,6 +176,8 @@ void check(const std::string &source, int64_t batch = 3, double tolerance = 1e-5
   ASSERT_TRUE(reference::evaluate(func, inputs, params, expected, error)) << error;
   ASSERT_EQ(expected.size(), outputs.size());
   EXPECT_LE(worstError(outputs, expected), tolerance) << source;
+  if (compiledOutputs)
+    *compiledOutputs = std::move(outputs);
 }
 
 } // namespace
@@ -265,4 +278,241 @@ TEST(Numerics, LossesAndMetrics) {
   check(lossCase("accuracy", i, f, "{kind = \"sparse_categorical\"}"), 9, 1e-6, 0.0f, 5.0f);
   check(lossCase("accuracy", f, f, "{kind = \"categorical\"}"), 9, 1e-6, 0.0f, 1.0f);
   check(lossCase("accuracy", f1, f1, "{kind = \"binary\"}"), 9, 1e-6, 0.0f, 1.0f);
+}
+
+//===----------------------------------------------------------------------===//
+// Ops of derivative rules and training steps (written as graphs in MLIR form)
+//===----------------------------------------------------------------------===//
+
+static std::string tensorOf(const std::vector<int64_t> &shape, const std::string &elem = "f32") {
+  std::string s = "tensor<";
+  for (int64_t d : shape)
+    s += (d < 0 ? std::string("?") : std::to_string(d)) + "x";
+  return s + elem + ">";
+}
+
+static std::string i64s(const std::vector<int64_t> &v) {
+  std::string s = "array<i64: ";
+  for (size_t i = 0; i < v.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(v[i]);
+  return s + ">";
+}
+
+/// A module whose @predict takes `args` ({name, type}; each named after
+/// itself), runs `body` and returns `results` ({value, type}).
+static std::string graph(const std::vector<std::pair<std::string, std::string>> &args,
+                         const std::string &body,
+                         const std::vector<std::pair<std::string, std::string>> &results) {
+  std::string s = "module {\n  func.func @predict(";
+  for (size_t i = 0; i < args.size(); ++i)
+    s += (i ? ", %" : "%") + args[i].first + ": " + args[i].second + " {kiln.name = \"" +
+         args[i].first + "\"}";
+  s += ") -> (";
+  std::string values, types;
+  for (size_t i = 0; i < results.size(); ++i) {
+    values += (i ? ", " : "") + results[i].first;
+    types += (i ? ", " : "") + results[i].second;
+  }
+  return s + types + ") {\n" + body + "    return " + values + " : " + types + "\n  }\n}\n";
+}
+
+TEST(Numerics, SignAndComparisons) {
+  // relu(x) is 0 on about half the elements: sign(0) and equality get exercised.
+  const std::string x = tensorOf({-1, 5, 7}), y = tensorOf({7});
+  check(graph({{"x", x}, {"y", y}},
+              "    %r = kiln.relu %x : " + x + "\n"
+              "    %s = kiln.sign %x : " + x + "\n"
+              "    %s0 = kiln.sign %r : " + x + "\n"
+              "    %gt = kiln.greater %x, %y : (" + x + ", " + y + ") -> " + x + "\n"
+              "    %lt = kiln.greater %y, %x : (" + y + ", " + x + ") -> " + x + "\n"
+              "    %ge = kiln.greater_equal %r, %x : (" + x + ", " + x + ") -> " + x + "\n"
+              "    %ge0 = kiln.greater_equal %x, %r : (" + x + ", " + x + ") -> " + x + "\n"
+              "    %eq = kiln.equal %r, %x : (" + x + ", " + x + ") -> " + x + "\n"
+              "    %eqb = kiln.equal %x, %y : (" + x + ", " + y + ") -> " + x + "\n",
+              {{"%s", x}, {"%s0", x}, {"%gt", x}, {"%lt", x}, {"%ge", x}, {"%ge0", x},
+               {"%eq", x}, {"%eqb", x}}),
+        3, 0.0);
+}
+
+TEST(Numerics, BroadcastToAndSlice) {
+  const std::string a = tensorOf({3, 1, 4}), v = tensorOf({4}), z = tensorOf({5, 6, 7});
+  const std::string ab = tensorOf({2, 3, 5, 4}), vb = tensorOf({3, 4}), zs = tensorOf({3, 6, 4}),
+                    z1 = tensorOf({1, 1, 7});
+  check(graph({{"a", a}, {"v", v}, {"z", z}},
+              "    %ab = kiln.broadcast_to %a {shape = " + i64s({2, 3, 5, 4}) + "} : (" + a +
+                  ") -> " + ab + "\n"
+              "    %vb = kiln.broadcast_to %v {shape = " + i64s({3, 4}) + "} : (" + v + ") -> " + vb + "\n"
+              "    %same = kiln.broadcast_to %z {shape = " + i64s({5, 6, 7}) + "} : (" + z + ") -> " + z + "\n"
+              "    %zs = kiln.slice %z {start = " + i64s({1, 0, 2}) + ", sizes = " + i64s({3, 6, 4}) +
+                  "} : (" + z + ") -> " + zs + "\n"
+              "    %zt = kiln.slice %z {start = " + i64s({4, 5, 0}) + ", sizes = " + i64s({1, 1, 7}) +
+                  "} : (" + z + ") -> " + z1 + "\n"
+              "    %zz = kiln.mul %zs, %zs : (" + zs + ", " + zs + ") -> " + zs + "\n",
+              {{"%ab", ab}, {"%vb", vb}, {"%same", z}, {"%zs", zs}, {"%zt", z1}, {"%zz", zs}}),
+        3, 0.0);
+}
+
+TEST(Numerics, OneHot) {
+  // Labels are drawn in [0, 7): 5 and 6 are outside depth 5 and give zero rows.
+  const std::string l = tensorOf({-1}, "i32"), l1 = tensorOf({-1, 1}, "i32"),
+                    l2 = tensorOf({-1, 3}, "i32");
+  const std::string r = tensorOf({-1, 5}), r2 = tensorOf({-1, 3, 5});
+  check(graph({{"l", l}, {"l1", l1}, {"l2", l2}},
+              "    %a = kiln.one_hot %l {depth = 5} : (" + l + ") -> " + r + "\n"
+              "    %b = kiln.one_hot %l1 {depth = 5} : (" + l1 + ") -> " + r + "\n"
+              "    %c = kiln.one_hot %l2 {depth = 5} : (" + l2 + ") -> " + r2 + "\n",
+              {{"%a", r}, {"%b", r}, {"%c", r2}}),
+        11, 0.0, 0.0f, 7.0f);
+}
+
+TEST(Numerics, DropoutMask) {
+  // Masks take their shape from `like` (a batch-sized one specialised to 3).
+  const std::string step = tensorOf({}), big = tensorOf({256, 1024}), small = tensorOf({-1, 5, 7}),
+                    one = tensorOf({1});
+  auto mask = [&](const std::string &name, const std::string &like, const std::string &type,
+                  const std::string &attrs) {
+    return "    %" + name + " = kiln.dropout_mask %step, " + like + " {" + attrs + "} : (" + step +
+           ", " + type + ") -> " + type + "\n";
+  };
+  std::string source = graph(
+      {{"step", step}, {"big", big}, {"small", small}, {"one", one}},
+      mask("m", "%big", big, "rate = 3.000000e-01 : f32, seed = 1234 : i64") +
+          mask("s", "%small", small, "rate = 5.000000e-01 : f32, seed = -7 : i64") +
+          mask("z", "%small", small, "rate = 0.000000e+00 : f32") +
+          // SplitMix64's first output from state 0 is 0xE220A8397B1DCDAF: with
+          // seed 1, step 0, element 0 has u = 0xE220A8 / 2^24 = 0.88331.
+          mask("k", "%one", one, "rate = 8.800000e-01 : f32, seed = 1 : i64") +
+          mask("d", "%one", one, "rate = 8.900000e-01 : f32, seed = 1 : i64"),
+      {{"%m", big}, {"%s", small}, {"%z", small}, {"%k", one}, {"%d", one}});
+  MLIRContext ctx;
+  ctx.loadDialect<KilnDialect, func::FuncDialect>();
+  Compiled c;
+  compile(ctx, source, 3, c);
+  ASSERT_TRUE(c.error.empty()) << c.error << "\n" << source;
+  auto func = c.graph->lookupSymbol<func::FuncOp>("predict");
+  llvm::StringMap<Tensor> params;
+  std::vector<std::vector<float>> masks;
+  for (float s : {0.0f, 1.0f, 2.0f, 12345.0f, 16777216.0f}) {
+    SCOPED_TRACE("step " + std::to_string(s));
+    std::vector<Tensor> inputs{Tensor{{}, {s}}, Tensor{{256, 1024}, std::vector<float>(256 * 1024)},
+                               Tensor{{3, 5, 7}, std::vector<float>(3 * 5 * 7)}, Tensor{{1}, {0.0f}}};
+    std::vector<Tensor> got = runCompiled(c, inputs, params), want;
+    std::string error;
+    ASSERT_TRUE(reference::evaluate(func, inputs, params, want, error)) << error;
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t o = 0; o < got.size(); ++o)
+      EXPECT_EQ(got[o].data, want[o].data) << "output " << o << " differs from the reference";
+    const float scale = 1.0f / (1.0f - 0.3f);
+    int64_t kept = 0;
+    for (float v : got[0].data) {
+      EXPECT_TRUE(v == 0.0f || v == scale) << v;
+      kept += v != 0.0f;
+    }
+    EXPECT_NEAR(double(kept) / double(got[0].data.size()), 0.7, 0.01);
+    for (float v : got[2].data)
+      EXPECT_EQ(v, 1.0f); // rate 0 keeps everything, scale 1
+    if (s == 0.0f) {
+      EXPECT_EQ(got[3].data[0], 1.0f / (1.0f - 0.88f));
+      EXPECT_EQ(got[4].data[0], 0.0f);
+    }
+    masks.push_back(got[0].data);
+  }
+  for (size_t i = 0; i < masks.size(); ++i)
+    for (size_t j = i + 1; j < masks.size(); ++j) {
+      int64_t differ = 0;
+      for (size_t e = 0; e < masks[i].size(); ++e)
+        differ += masks[i][e] != masks[j][e];
+      // Independent masks differ with probability 2 * 0.3 * 0.7 = 0.42.
+      EXPECT_NEAR(double(differ) / double(masks[i].size()), 0.42, 0.02) << "steps " << i << ", " << j;
+    }
+}
+
+/// A conv2d or pooling configuration: NHWC input `x`, window, strides, padding.
+struct WindowCase {
+  std::vector<int64_t> x;
+  int64_t kh, kw, sh, sw;
+  bool same;
+  std::vector<int64_t> out(int64_t channels) const {
+    auto size = [&](int64_t in, int64_t k, int64_t s) { return same ? (in + s - 1) / s : (in - k) / s + 1; };
+    return {x[0], size(x[1], kh, sh), size(x[2], kw, sw), channels};
+  }
+  std::string attrs() const {
+    return "strides = " + i64s({sh, sw}) + ", padding = \"" + (same ? "same" : "valid") + "\"";
+  }
+};
+
+static const WindowCase kWindowCases[] = {
+    {{2, 7, 6, 3}, 3, 2, 1, 1, false},  // valid, stride 1
+    {{2, 9, 7, 3}, 3, 3, 2, 2, true},   // same, stride 2, odd sizes
+    {{2, 8, 7, 2}, 2, 4, 2, 2, true},   // same, stride 2, even kernel: odd total padding
+    {{1, 5, 5, 2}, 4, 3, 1, 1, true},   // same, stride 1, padding 1 before / 2 after
+    {{1, 8, 10, 2}, 3, 2, 2, 3, false}, // valid, strides (2, 3), trailing rows/cols unread
+    {{2, 5, 6, 1}, 1, 1, 2, 2, true},   // 1x1 window, stride 2
+};
+
+/// Sum of all elements of x * y, appended to `body` as %name.
+static std::string innerProduct(const std::string &name, const std::string &x, const std::string &y,
+                                const std::string &type) {
+  return "    %" + name + "_m = kiln.mul " + x + ", " + y + " : (" + type + ", " + type + ") -> " +
+         type + "\n    %" + name + " = kiln.reduce_sum %" + name + "_m : (" + type +
+         ") -> tensor<f32>\n";
+}
+
+static void expectClose(float a, float b, const std::string &what) {
+  EXPECT_LE(std::abs(a - b), 1e-4 * std::max(1.0f, std::abs(a))) << what << ": " << a << " vs " << b;
+}
+
+// The backward ops are checked against the interpreter, and both against the
+// forward ops through the adjoint identities <conv(x, w), g> = <x, dX(g, w)> =
+// <w, dW(x, g)> (and likewise for pooling, where max pooling's routing gives
+// <max_pool(x), g> = <x, dX(x, g)>).
+TEST(Numerics, Conv2DBackprop) {
+  for (const WindowCase &wc : kWindowCases) {
+    const int64_t filters = 4;
+    std::vector<int64_t> ks{wc.kh, wc.kw, wc.x[3], filters};
+    const std::string X = tensorOf(wc.x), Wt = tensorOf(ks), G = tensorOf(wc.out(filters)),
+                      f = "tensor<f32>";
+    std::string source = graph(
+        {{"x", X}, {"w", Wt}, {"g", G}},
+        "    %y = kiln.conv2d %x, %w {" + wc.attrs() + "} : (" + X + ", " + Wt + ") -> " + G + "\n"
+        "    %dx = kiln.conv2d_backprop_input %g, %w {input_shape = " + i64s(wc.x) + ", " +
+            wc.attrs() + "} : (" + G + ", " + Wt + ") -> " + X + "\n"
+        "    %dw = kiln.conv2d_backprop_filter %x, %g {kernel_shape = " + i64s(ks) + ", " +
+            wc.attrs() + "} : (" + X + ", " + G + ") -> " + Wt + "\n" +
+            innerProduct("yg", "%y", "%g", G) + innerProduct("xdx", "%x", "%dx", X) +
+            innerProduct("wdw", "%w", "%dw", Wt),
+        {{"%dx", X}, {"%dw", Wt}, {"%yg", f}, {"%xdx", f}, {"%wdw", f}});
+    SCOPED_TRACE(source);
+    std::vector<Tensor> out;
+    check(source, 1, 1e-5, -1, 1, false, &out);
+    ASSERT_EQ(out.size(), 5u);
+    expectClose(out[2].data[0], out[3].data[0], "<conv(x, w), g> vs <x, dX>");
+    expectClose(out[2].data[0], out[4].data[0], "<conv(x, w), g> vs <w, dW>");
+  }
+}
+
+TEST(Numerics, Pool2DGrad) {
+  for (const WindowCase &wc : kWindowCases)
+    for (bool ties : {false, true}) { // relu(x): windows of zeros, the first one takes it
+      const std::string X = tensorOf(wc.x), G = tensorOf(wc.out(wc.x[3])), f = "tensor<f32>";
+      std::string pool = "pool_size = " + i64s({wc.kh, wc.kw}) + ", " + wc.attrs();
+      std::string source = graph(
+          {{"xin", X}, {"g", G}},
+          std::string(ties ? "    %x = kiln.relu %xin : " + X + "\n"
+                           : "    %x = kiln.add %xin, %xin : (" + X + ", " + X + ") -> " + X + "\n") +
+          "    %p = kiln.max_pool2d %x {" + pool + "} : (" + X + ") -> " + G + "\n"
+          "    %dxm = kiln.max_pool2d_grad %x, %g {" + pool + "} : (" + X + ", " + G + ") -> " + X + "\n"
+          "    %q = kiln.avg_pool2d %x {" + pool + "} : (" + X + ") -> " + G + "\n"
+          "    %dxa = kiln.avg_pool2d_grad %g {input_shape = " + i64s(wc.x) + ", " + pool +
+              "} : (" + G + ") -> " + X + "\n" +
+              innerProduct("pg", "%p", "%g", G) + innerProduct("xdxm", "%x", "%dxm", X) +
+              innerProduct("qg", "%q", "%g", G) + innerProduct("xdxa", "%x", "%dxa", X),
+          {{"%dxm", X}, {"%dxa", X}, {"%pg", f}, {"%xdxm", f}, {"%qg", f}, {"%xdxa", f}});
+      SCOPED_TRACE(source);
+      std::vector<Tensor> out;
+      check(source, 1, 1e-5, -1, 1, false, &out);
+      ASSERT_EQ(out.size(), 6u);
+      expectClose(out[2].data[0], out[3].data[0], "<max_pool(x), g> vs <x, dX>");
+      expectClose(out[4].data[0], out[5].data[0], "<avg_pool(x), g> vs <x, dX>");
+    }
 }
