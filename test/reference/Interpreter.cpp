@@ -23,6 +23,14 @@ int64_t Tensor::size() const {
 
 namespace {
 
+/// Hash of the branch decisions of the current evaluation (see Interpreter.h).
+thread_local uint64_t *branches = nullptr;
+void decide(bool taken) {
+  if (branches)
+    *branches = (*branches ^ (taken ? 0x9E3779B97F4A7C15ull : 0x632BE59BD9B4E019ull)) * 0xBF58476D1CE4E5B9ull +
+                1;
+}
+
 std::vector<int64_t> shapeOf(Value v) {
   auto t = llvm::cast<RankedTensorType>(v.getType());
   return std::vector<int64_t>(t.getShape().begin(), t.getShape().end());
@@ -201,7 +209,10 @@ double reference::worstError(const Tensor &got, const Tensor &want) {
 
 bool reference::evaluate(func::FuncOp func, const std::vector<Tensor> &inputs,
                          const llvm::StringMap<Tensor> &params, std::vector<Tensor> &outputs,
-                         std::string &error) {
+                         std::string &error, uint64_t *branchHash) {
+  branches = branchHash;
+  if (branches)
+    *branches = 0;
   llvm::DenseMap<Value, Tensor> env;
   Block &body = func.getBody().front();
   for (auto [arg, t] : llvm::zip(body.getArguments(), inputs))
@@ -231,15 +242,15 @@ bool reference::evaluate(func::FuncOp func, const std::vector<Tensor> &inputs,
     } else if (isa<DivOp>(op)) {
       r = binary(in(op.getOperand(0)), in(op.getOperand(1)), shape, [](double a, double b) { return a / b; });
     } else if (isa<MaxOp>(op)) {
-      r = binary(in(op.getOperand(0)), in(op.getOperand(1)), shape, [](double a, double b) { return std::max(a, b); });
+      r = binary(in(op.getOperand(0)), in(op.getOperand(1)), shape, [](double a, double b) { return decide(a >= b), std::max(a, b); });
     } else if (isa<MinOp>(op)) {
-      r = binary(in(op.getOperand(0)), in(op.getOperand(1)), shape, [](double a, double b) { return std::min(a, b); });
+      r = binary(in(op.getOperand(0)), in(op.getOperand(1)), shape, [](double a, double b) { return decide(a <= b), std::min(a, b); });
     } else if (isa<PowOp>(op)) {
       r = binary(in(op.getOperand(0)), in(op.getOperand(1)), shape, [](double a, double b) { return std::pow(a, b); });
     } else if (isa<NegOp>(op)) {
       r = unary(in(op.getOperand(0)), [](double x) { return -x; });
     } else if (isa<AbsOp>(op)) {
-      r = unary(in(op.getOperand(0)), [](double x) { return std::fabs(x); });
+      r = unary(in(op.getOperand(0)), [](double x) { return decide(x >= 0), std::fabs(x); });
     } else if (isa<ExpOp>(op)) {
       r = unary(in(op.getOperand(0)), [](double x) { return std::exp(x); });
     } else if (isa<LogOp>(op)) {
@@ -255,7 +266,7 @@ bool reference::evaluate(func::FuncOp func, const std::vector<Tensor> &inputs,
     } else if (isa<SigmoidOp>(op)) {
       r = unary(in(op.getOperand(0)), [](double x) { return 1.0 / (1.0 + std::exp(-x)); });
     } else if (isa<ReluOp>(op)) {
-      r = unary(in(op.getOperand(0)), [](double x) { return x > 0 ? x : 0.0; });
+      r = unary(in(op.getOperand(0)), [](double x) { return decide(x > 0), x > 0 ? x : 0.0; });
     } else if (isa<DropoutOp>(op)) {
       r = in(op.getOperand(0)); // predict semantics
     } else if (auto s = dyn_cast<SoftmaxOp>(op)) {
@@ -335,6 +346,8 @@ bool reference::evaluate(func::FuncOp func, const std::vector<Tensor> &inputs,
                   if (ih < 0 || ih >= H || iw < 0 || iw >= W)
                     continue; // padding: excluded from max and from the average
                   double v = x.data[((n * H + ih) * W + iw) * C + c];
+                  if (isMax)
+                    decide(v > acc);
                   acc = isMax ? std::max(acc, v) : acc + v;
                   ++count;
                 }
@@ -524,6 +537,8 @@ bool reference::evaluate(func::FuncOp func, const std::vector<Tensor> &inputs,
         for (size_t d = 0; d < idx.size(); ++d)
           dst = dst * kept[d] + (reduced[d] ? 0 : idx[d]);
         double v = x.data[i];
+        if (isMax || isMin)
+          decide(isMax ? v > acc[dst] : v < acc[dst]);
         acc[dst] = isMax ? std::max(acc[dst], v) : isMin ? std::min(acc[dst], v) : acc[dst] + v;
         ++count[dst];
       }

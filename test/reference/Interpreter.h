@@ -25,9 +25,13 @@ struct Tensor {
 
 /// Runs `func` (static shapes) on `inputs`, reading parameters by name.
 /// Returns false and sets `error` for an op it does not know.
+/// `branchHash`, when given, receives a hash of every branch decision taken
+/// (ReLU signs, max / min winners, absolute-value signs): two evaluations
+/// with equal hashes lie on the same smooth piece of the function, which is
+/// what a finite difference between them needs.
 bool evaluate(mlir::func::FuncOp func, const std::vector<Tensor> &inputs,
               const llvm::StringMap<Tensor> &params, std::vector<Tensor> &outputs,
-              std::string &error);
+              std::string &error, uint64_t *branchHash = nullptr);
 
 /// Largest |got - want| / max(1, |want|) over all elements: relative above 1,
 /// absolute below. Any non-finite value on either side counts as infinite.

@@ -6,7 +6,7 @@
 // test/reference/Interpreter.cpp on the same graph.
 //
 //===----------------------------------------------------------------------===//
-#include "Interpreter.h"
+#include "CompiledModel.h"
 #include "codegen/Artifact.h"
 #include "codegen/cpu/CpuBackend.h"
 #include "frontend/ImportGraph.h"
@@ -24,86 +24,12 @@
 using namespace mlir;
 using namespace kiln;
 using reference::Tensor;
+using test::Compiled;
+using test::compile;
+using test::randomTensor;
+using test::runCompiled;
 
 namespace {
-
-struct Compiled {
-  std::string error;
-  OwningOpRef<ModuleOp> graph; // specialised graph, for the interpreter
-  ArtifactContents contents;
-  void *handle = nullptr;
-  void (*entry)(void **) = nullptr;
-  ~Compiled() {
-    if (handle)
-      dlclose(handle);
-  }
-};
-
-/// Compiles `source` for `batch` and loads its code; sets `error` on failure.
-void compile(MLIRContext &ctx, const std::string &source, int64_t batch, Compiled &out) {
-  llvm::SourceMgr sources;
-  sources.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(source, "case.kiln"), llvm::SMLoc());
-  std::string messages;
-  llvm::raw_string_ostream os(messages);
-  Diagnostics diags(sources, os);
-  bool isMlir = source.rfind("module", 0) == 0;
-  OwningOpRef<ModuleOp> module = isMlir ? parseSourceString<ModuleOp>(source, &ctx)
-                                        : compileModelFile(diags, ctx, "case");
-  if (!module) {
-    out.error = "frontend: " + messages;
-    return;
-  }
-  PassManager pm(&ctx);
-  pm.addPass(createSpecializeBatch(SpecializeBatchOptions{batch}));
-  if (failed(pm.run(*module))) {
-    out.error = "specialize failed";
-    return;
-  }
-  out.graph = module->clone();
-  collectParameters(*module, /*seed=*/7, out.contents);
-  std::string error;
-  auto tm = cpu::createTargetMachine("native", error);
-  llvm::LLVMContext llvmCtx;
-  std::string object, so;
-  if (failed(cpu::lowerToLinalg(*module)) || (collectSignatures(*module, out.contents), false) ||
-      failed(cpu::lowerToLLVMDialect(*module))) {
-    out.error = "lowering failed";
-    return;
-  }
-  collectScratchSizes(*module, out.contents);
-  auto llvmModule = cpu::translateToLLVMIR(*module, llvmCtx, *tm);
-  if (!llvmModule || !cpu::emitCode(*llvmModule, *tm, cpu::CodeKind::Object, object, error) ||
-      !cpu::linkSharedObject(object, so, error)) {
-    out.error = "codegen: " + error;
-    return;
-  }
-  llvm::SmallString<128> path;
-  int fd;
-  llvm::sys::fs::createTemporaryFile("kiln-test", "so", fd, path);
-  {
-    llvm::raw_fd_ostream f(fd, true);
-    f << so;
-  }
-  out.handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  llvm::sys::fs::remove(path);
-  if (!out.handle) {
-    out.error = dlerror();
-    return;
-  }
-  out.entry = reinterpret_cast<void (*)(void **)>(dlsym(out.handle, "kiln_predict"));
-  if (!out.entry)
-    out.error = "no kiln_predict";
-}
-
-Tensor randomTensor(const std::vector<int64_t> &shape, std::mt19937 &rng, float lo = -1,
-                    float hi = 1) {
-  Tensor t{shape, {}};
-  std::uniform_real_distribution<float> dist(lo, hi);
-  t.data.resize(t.size());
-  for (float &v : t.data)
-    v = dist(rng);
-  return t;
-}
 
 /// Largest relative error (|a - b| / max(1, |b|)) over all outputs.
 double worstError(const std::vector<Tensor> &got, const std::vector<Tensor> &want) {
@@ -111,35 +37,6 @@ double worstError(const std::vector<Tensor> &got, const std::vector<Tensor> &wan
   for (size_t o = 0; o < want.size(); ++o)
     worst = std::max(worst, reference::worstError(got[o], want[o]));
   return worst;
-}
-
-/// Runs the compiled entry point on `inputs` (i32 inputs held as exact
-/// floats) and `params`; returns its outputs.
-std::vector<Tensor> runCompiled(const Compiled &c, const std::vector<Tensor> &inputs,
-                                llvm::StringMap<Tensor> &params) {
-  const EntrySignature &e = c.contents.entries[0];
-  std::vector<Tensor> outputs;
-  for (const TensorSignature &t : e.outputs)
-    outputs.push_back(Tensor{t.shape, std::vector<float>(Tensor{t.shape, {}}.size(), NAN)});
-  std::vector<std::vector<int32_t>> intInputs(inputs.size());
-  std::vector<void *> buffers;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!e.inputs[i].isInt) {
-      buffers.push_back(const_cast<float *>(inputs[i].data.data()));
-      continue;
-    }
-    for (float v : inputs[i].data)
-      intInputs[i].push_back(int32_t(v));
-    buffers.push_back(intInputs[i].data());
-  }
-  for (const std::string &name : e.params)
-    buffers.push_back(params[name].data.data());
-  for (Tensor &t : outputs)
-    buffers.push_back(t.data.data());
-  std::vector<char> scratch(e.scratchBytes + 64);
-  buffers.push_back(scratch.data());
-  c.entry(buffers.data());
-  return outputs;
 }
 
 /// Compiles and runs `source`, checks it against the interpreter.
