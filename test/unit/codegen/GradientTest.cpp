@@ -12,6 +12,7 @@
 #include "ir/KilnOps.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include <gtest/gtest.h>
 #include <cmath>
@@ -385,9 +386,10 @@ struct ModelRun {
   std::vector<Tensor> inputs; // input, labels
   llvm::StringMap<Tensor> params;
 
-  explicit ModelRun(const std::string &example, int64_t batch) {
+  /// Compiles model source text with its training entry points.
+  ModelRun(const std::string &source, int64_t batch) {
     ctx.loadDialect<KilnDialect, func::FuncDialect>();
-    test::compile(ctx, readExample(example), batch, c, /*training=*/true);
+    test::compile(ctx, source, batch, c, /*training=*/true);
     if (!c.error.empty())
       return;
     std::mt19937 rng(3);
@@ -402,7 +404,7 @@ struct ModelRun {
 class ExampleGradients : public ::testing::TestWithParam<const char *> {};
 
 TEST_P(ExampleGradients, MatchFiniteDifferencesOfTheReferenceLoss) {
-  ModelRun run(GetParam(), /*batch=*/2);
+  ModelRun run(readExample(GetParam()), /*batch=*/2);
   ASSERT_TRUE(run.c.error.empty()) << run.c.error;
   std::vector<Tensor> out = test::runCompiled(run.c, run.inputs, run.params, "gradients");
   const EntrySignature *e = run.c.signature("gradients");
@@ -429,7 +431,7 @@ TEST_P(ExampleGradients, MatchFiniteDifferencesOfTheReferenceLoss) {
 }
 
 TEST_P(ExampleGradients, TrainStepLowersTheLossOnAFixedBatch) {
-  ModelRun run(GetParam(), /*batch=*/8);
+  ModelRun run(readExample(GetParam()), /*batch=*/8);
   ASSERT_TRUE(run.c.error.empty()) << run.c.error;
   std::vector<double> losses;
   for (int step = 0; step < 12; ++step) {
@@ -460,7 +462,7 @@ INSTANTIATE_TEST_SUITE_P(Examples, ExampleGradients,
                          });
 
 TEST(Training, XorIsLearnt) {
-  ModelRun run("xor.kiln", /*batch=*/4);
+  ModelRun run(readExample("xor.kiln"), /*batch=*/4);
   ASSERT_TRUE(run.c.error.empty()) << run.c.error;
   run.inputs[0] = Tensor{{4, 2}, {0, 0, 0, 1, 1, 0, 1, 1}};
   run.inputs[1] = Tensor{{4, 1}, {0, 1, 1, 0}};
@@ -474,6 +476,130 @@ TEST(Training, XorIsLearnt) {
   EXPECT_GT(y[0].data[1], 0.5);
   EXPECT_GT(y[0].data[2], 0.5);
   EXPECT_LT(y[0].data[3], 0.5);
+}
+
+//===----------------------------------------------------------------------===//
+// Optimizer trajectories against an independent Keras-semantics reference
+//===----------------------------------------------------------------------===//
+
+void writeRaw(const std::string &path, const void *data, size_t bytes) {
+  std::FILE *f = std::fopen(path.c_str(), "wb");
+  ASSERT_TRUE(f) << path;
+  std::fwrite(data, 1, bytes, f);
+  std::fclose(f);
+}
+
+std::vector<float> readRaw(const std::string &path, size_t count) {
+  std::vector<float> v(count, NAN);
+  if (std::FILE *f = std::fopen(path.c_str(), "rb")) {
+    size_t got = std::fread(v.data(), sizeof(float), count, f);
+    (void)got;
+    std::fclose(f);
+  }
+  return v;
+}
+
+/// Trains the MNIST CNN for a few steps with `optimizer` (Kiln syntax) and
+/// compares every parameter with test/reference/keras_reference.py run from
+/// the same initial values and batches.
+void checkTrajectory(const std::string &optimizer, const std::string &referenceArgs) {
+  if (std::system(KILN_PYTHON3 " -c 'import numpy' 2>/dev/null") != 0)
+    GTEST_SKIP() << KILN_PYTHON3 << " has no numpy, which the reference needs (scripts/setup.sh installs python3-numpy)";
+  std::string source = readExample("mnist_cnn.kiln");
+  size_t at = source.find("optimizer=Adam()");
+  ASSERT_NE(at, std::string::npos);
+  source.replace(at, strlen("optimizer=Adam()"), "optimizer=" + optimizer);
+  constexpr int64_t kBatch = 8;
+  constexpr int kSteps = 6, kBatches = 3;
+  ModelRun run(source, kBatch);
+  ASSERT_TRUE(run.c.error.empty()) << run.c.error;
+
+  llvm::SmallString<128> dir;
+  ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("kiln-trajectory", dir));
+  std::string d = dir.str().str();
+  std::string manifest;
+  std::vector<std::string> names;
+  for (const ParameterValue &p : run.c.contents.params) {
+    if (p.state)
+      continue;
+    std::string dims;
+    for (int64_t x : p.shape)
+      dims += (dims.empty() ? "" : ",") + std::to_string(x);
+    manifest += "param " + p.name + " " + dims + "\n";
+    writeRaw(d + "/param_" + std::to_string(names.size()) + ".bin", p.values.data(), p.values.size() * 4);
+    names.push_back(p.name);
+  }
+  manifest += "batch " + std::to_string(kBatch) + "\nsteps " + std::to_string(kSteps) + "\nbatches " +
+              std::to_string(kBatches) + "\n";
+  writeRaw(d + "/manifest.txt", manifest.data(), manifest.size());
+  std::mt19937 rng(99);
+  std::vector<std::vector<Tensor>> batches;
+  for (int k = 0; k < kBatches; ++k) {
+    Tensor x = test::randomTensor({kBatch, 28, 28, 1}, rng, 0, 1);
+    Tensor y{{kBatch}, {}};
+    std::vector<int32_t> labels;
+    for (int64_t i = 0; i < kBatch; ++i) {
+      labels.push_back(int32_t(rng() % 10));
+      y.data.push_back(float(labels.back()));
+    }
+    writeRaw(d + "/x_" + std::to_string(k) + ".bin", x.data.data(), x.data.size() * 4);
+    writeRaw(d + "/y_" + std::to_string(k) + ".bin", labels.data(), labels.size() * 4);
+    batches.push_back({x, y});
+  }
+  std::vector<double> losses;
+  for (int s = 0; s < kSteps; ++s)
+    losses.push_back(test::runCompiled(run.c, batches[s % kBatches], run.params, "train_step").at(0).data[0]);
+
+  std::string cmd = KILN_PYTHON3 " " + std::string(KILN_SOURCE_DIR) + "/test/reference/keras_reference.py " + d + " " +
+                    referenceArgs;
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  auto refLosses = llvm::MemoryBuffer::getFile(d + "/losses.txt");
+  ASSERT_TRUE(refLosses);
+  llvm::SmallVector<llvm::StringRef> lines;
+  (*refLosses)->getBuffer().trim().split(lines, '\n');
+  ASSERT_EQ(lines.size(), size_t(kSteps));
+  for (int s = 0; s < kSteps; ++s) {
+    double want = 0;
+    lines[s].getAsDouble(want);
+    EXPECT_NEAR(losses[s], want, 1e-4 * std::max(1.0, want)) << "loss of step " << s;
+  }
+  double worst = 0;
+  std::string worstName;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const Tensor &got = run.params[names[i]];
+    std::vector<float> want = readRaw(d + "/final_" + std::to_string(i) + ".bin", got.data.size());
+    // Compared relative to how far the parameter moved, so that the check
+    // is as strict for a small learning rate as for a large one.
+    const std::vector<float> &initial = [&]() -> const std::vector<float> & {
+      for (const ParameterValue &p : run.c.contents.params)
+        if (p.name == names[i])
+          return p.values;
+      return got.data;
+    }();
+    double moved = 0, diff = 0;
+    for (size_t j = 0; j < want.size(); ++j) {
+      moved = std::max(moved, std::abs(double(want[j]) - initial[j]));
+      diff = std::max(diff, std::abs(double(got.data[j]) - want[j]));
+    }
+    double rel = diff / std::max(moved, 1e-12);
+    if (rel > worst)
+      worst = rel, worstName = names[i];
+    EXPECT_LT(rel, 2e-3) << names[i] << ": differs by " << diff << " after moving " << moved;
+  }
+  std::printf("%s: worst parameter %s, max difference %.2g of its movement\n", optimizer.c_str(),
+              worstName.c_str(), worst);
+  llvm::sys::fs::remove_directories(d);
+}
+
+TEST(Trajectory, MnistCnnAdamMatchesKerasReference) { checkTrajectory("Adam()", "adam"); }
+
+TEST(Trajectory, MnistCnnSgdMomentumMatchesKerasReference) {
+  checkTrajectory("SGD(learning_rate=0.05, momentum=0.9)", "sgd learning_rate=0.05 momentum=0.9");
+}
+
+TEST(Trajectory, MnistCnnSgdNesterovMatchesKerasReference) {
+  checkTrajectory("SGD(learning_rate=0.05, momentum=0.9, nesterov=True)",
+                  "sgd learning_rate=0.05 momentum=0.9 nesterov=true");
 }
 
 } // namespace
