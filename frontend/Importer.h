@@ -48,6 +48,7 @@ struct Layer {
   RegSpec kernelReg, biasReg;
   double rate = 0;
   int64_t seed = 0;
+  bool trainable = true; // trainable=False: frozen, no gradient, no update
   int64_t axis = -1;
   llvm::SmallVector<int64_t> targetShape;
   // Set when first applied.

@@ -197,14 +197,12 @@ std::shared_ptr<Layer> Importer::makeLayer(const Expr &call) {
       return nullptr;
     }
   }
+  bool trainable = true;
   if (const Expr *v = args.get("trainable")) {
     auto t = boolArg(v, "trainable");
     if (!t)
       return nullptr;
-    if (!*t) {
-      error(v->loc, "frozen layers (trainable=False) are not supported by Kiln yet");
-      return nullptr;
-    }
+    trainable = *t;
   }
 
   if (cls == "Dense" || cls == "Conv2D") {
@@ -354,6 +352,7 @@ std::shared_ptr<Layer> Importer::makeLayer(const Expr &call) {
     name = uniqueLayerName(kind->base);
   }
   layer->name = name;
+  layer->trainable = trainable;
   // Keras draws an unseeded Dropout's seed at random; Kiln derives it from the
   // layer name, so runs are reproducible and two Dropout layers still differ.
   if (cls == "Dropout" && !(args.get("seed") && !isNone(args.get("seed"))))
@@ -431,9 +430,9 @@ Value Importer::applyLayer(Layer &layer, ArrayRef<Value> inputs, llvm::SMLoc slo
     std::string kname = layer.name + "/kernel", bname = layer.name + "/bias";
     Value kernel, bias;
     if (!layer.built) {
-      kernel = param(layer.loc, kname, kshape, layer.kernelInit, layer.kernelReg, true);
+      kernel = param(layer.loc, kname, kshape, layer.kernelInit, layer.kernelReg, layer.trainable);
       if (layer.useBias)
-        bias = param(layer.loc, bname, {layer.units}, layer.biasInit, layer.biasReg, true);
+        bias = param(layer.loc, bname, {layer.units}, layer.biasInit, layer.biasReg, layer.trainable);
       if (!kernel || (layer.useBias && !bias))
         return nullptr;
       layer.built = true;

@@ -342,6 +342,7 @@ kiln_status readArtifact(const uint8_t *data, size_t size, uint32_t flags, Artif
     if (kiln_status s = readShape(p->shape(), dtype, named, d.tensor, budget))
       return s;
     d.trainable = p->trainable();
+    d.state = p->state();
     size_t have = p->data() ? p->data()->size() : 0;
     if (!p->data())
       return fail(KILN_ERR_INVALID_ARTIFACT, "invalid .kbin: %s has no data (expected %zu bytes for %s x %s)",
@@ -351,7 +352,9 @@ kiln_status readArtifact(const uint8_t *data, size_t size, uint32_t flags, Artif
       return fail(KILN_ERR_INVALID_ARTIFACT,
                   "invalid .kbin: %s has %zu bytes of data, expected %zu (shape %s x %s)", named.c_str(),
                   have, d.tensor.byteSize, shapeString(d.tensor.shape).c_str(), kiln_dtype_name(dtype));
-    if (!budget.spend(d.tensor.byteSize))
+    // A state entry is copied twice: its current value and its initial one
+    // (kept for kiln_model_reset_state).
+    if (!budget.spend(d.tensor.byteSize) || (d.state && !budget.spend(d.tensor.byteSize)))
       return budget.exceeded();
     d.initial = p->data()->data();
   }

@@ -78,8 +78,10 @@ struct TensorDesc {
 struct ParamDesc {
   TensorDesc tensor;
   bool trainable = true;
+  bool state = false;               // optimizer state (Parameter.state), not a model weight
   const uint8_t *initial = nullptr; // into the artifact bytes, only during loading
   size_t offset = 0;                // into the model's parameter storage
+  size_t initialOffset = 0;         // state only: into the model's initialState
   kiln_param_info info{}; // filled once the model is in place
 };
 
@@ -145,6 +147,7 @@ struct kiln_model {
   std::atomic<int> refs{1};
   kiln::rt::ArtifactDesc desc; // entries and params with their infos
   kiln::rt::AlignedBuffer paramStorage;
+  kiln::rt::AlignedBuffer initialState; // the artifact's values of the state entries (reset_state)
   kiln::rt::LoadedCode code;
   bool hasCode = false;
   ~kiln_model();

@@ -77,6 +77,7 @@ void finalizeInfos(kiln_model &m) {
   for (ParamDesc &p : m.desc.params) {
     fillInfo(p.tensor, p.info.tensor);
     p.info.trainable = p.trainable ? 1 : 0;
+    p.info.is_state = p.state ? 1 : 0;
   }
   for (EntryDesc &e : m.desc.entries) {
     e.inputInfos.resize(e.inputs.size());
@@ -123,8 +124,22 @@ kiln_status loadBytes(const uint8_t *data, size_t size, uint32_t flags, kiln_mod
     delete m;
     return fail(KILN_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes for the model's parameters", total);
   }
+  // State entries (optimizer step counter, moments, learning rate) also keep
+  // their initial values, for kiln_model_reset_state.
+  size_t stateTotal = 0;
+  for (ParamDesc &p : m->desc.params)
+    if (p.state) {
+      p.initialOffset = stateTotal;
+      stateTotal += alignUp(p.tensor.byteSize);
+    }
+  if (stateTotal && !m->initialState.allocate(stateTotal)) {
+    delete m;
+    return fail(KILN_ERR_OUT_OF_MEMORY, "cannot allocate %zu bytes for the initial optimizer state", stateTotal);
+  }
   for (ParamDesc &p : m->desc.params) {
     std::memcpy(m->paramStorage.data() + p.offset, p.initial, p.tensor.byteSize);
+    if (p.state)
+      std::memcpy(m->initialState.data() + p.initialOffset, p.initial, p.tensor.byteSize);
     p.initial = nullptr;
   }
   if (!(flags & KILN_LOAD_NO_CODE) && m->desc.hasCpu) {
@@ -438,6 +453,15 @@ KILN_API kiln_status kiln_model_set_param(kiln_model *model, const char *name, k
                 kMaxName, name, static_cast<long long>(p->tensor.numElements), describe(p->info.tensor).c_str(),
                 num_elements);
   std::memcpy(model->paramStorage.data() + p->offset, data, p->tensor.byteSize);
+  return ok();
+}
+
+KILN_API kiln_status kiln_model_reset_state(kiln_model *model) {
+  KILN_REQUIRE(model, "kiln_model_reset_state: model is NULL");
+  for (const ParamDesc &p : model->desc.params)
+    if (p.state)
+      std::memcpy(model->paramStorage.data() + p.offset, model->initialState.data() + p.initialOffset,
+                  p.tensor.byteSize);
   return ok();
 }
 

@@ -30,9 +30,21 @@
  *   sessions of the same model and entry point. A session is NOT locked: use
  *   one session from one thread at a time (all kiln_session_* calls on it).
  * - Parameters live in the model and are shared by all its sessions (no
- *   copy). kiln_model_set_param() while a session of that model runs, or two
- *   concurrent runs of entry points that update parameters in place (e.g.
- *   train_step), are data races: the caller must serialise them.
+ *   copy). kiln_model_set_param() or kiln_model_reset_state() while a session
+ *   of that model runs, or two concurrent runs of entry points that update
+ *   parameters in place (train_step), or a train_step running while another
+ *   session reads the parameters, are data races: the caller must serialise
+ *   them.
+ *
+ * Training (docs/runtime.md, "Training from C")
+ * - A model compiled with compile(...) has entry points predict, train_step
+ *   (inputs..., "labels" -> "loss", metrics...; updates the weights and the
+ *   optimizer state in place), eval_step (same outputs, updates nothing) and
+ *   gradients ("loss", then d loss / d parameter for every trainable
+ *   parameter, each output named like its parameter; updates nothing);
+ *   with several batch sizes, suffixed "_b64", "_b1", ...
+ * - "labels" is i32 [batch] (class indices) for
+ *   sparse_categorical_crossentropy, else f32 shaped like the output.
  *
  *===----------------------------------------------------------------------===*/
 #ifndef KILN_RUNTIME_H
@@ -53,7 +65,7 @@ extern "C" {
 
 /* Version of this API (bumped when a declaration changes) and the .kbin
  * format_version this runtime reads. */
-#define KILN_RUNTIME_API_VERSION 1
+#define KILN_RUNTIME_API_VERSION 2 /* 2: kiln_param_info.is_state, kiln_model_reset_state */
 #define KILN_KBIN_FORMAT_VERSION 1
 
 /* Limits a .kbin must respect (checked at load). */
@@ -89,10 +101,16 @@ typedef struct kiln_tensor_info {
   size_t byte_size;      /* num_elements * kiln_dtype_size(dtype) */
 } kiln_tensor_info;
 
-/* A model parameter, by its Keras name ("dense/kernel"), in Keras layout. */
+/* A model parameter, by its Keras name ("dense/kernel"), in Keras layout, or
+ * a piece of optimizer state of a trainable model: "optimizer/iterations"
+ * (f32 scalar step counter), "optimizer/learning_rate" (f32 scalar; set it
+ * to change the learning rate), "optimizer/<param>/m", ".../v" (moments).
+ * State entries are parameters too (get/set by name); train_step updates
+ * them in place along with the weights. */
 typedef struct kiln_param_info {
   kiln_tensor_info tensor;
   int trainable;         /* 1 or 0 */
+  int is_state;          /* 1 for optimizer state (step counter, moments, learning rate), 0 for a model weight */
 } kiln_param_info;
 
 /* One compiled function, e.g. predict at batch 64. */
@@ -174,9 +192,16 @@ KILN_API kiln_status kiln_model_find_param(const kiln_model *model, const char *
 KILN_API kiln_status kiln_model_get_param(const kiln_model *model, const char *name, void *data,
                                           size_t byte_size);
 /* Overwrite a parameter (copy). `dtype` and `num_elements` must match the
- * parameter's. Not synchronised with running sessions (see above). */
+ * parameter's. Not synchronised with running sessions (see above). Works for
+ * state entries too, e.g. "optimizer/learning_rate" to change the rate. */
 KILN_API kiln_status kiln_model_set_param(kiln_model *model, const char *name, kiln_dtype dtype,
                                           const void *data, size_t num_elements);
+/* Restore every optimizer-state entry (is_state = 1: step counter, moments,
+ * learning rate) to its initial value from the artifact, to restart training;
+ * model weights are left as they are (set them with kiln_model_set_param).
+ * A no-op for a model without state. Not synchronised with running sessions,
+ * like kiln_model_set_param. */
+KILN_API kiln_status kiln_model_reset_state(kiln_model *model);
 
 /* ---- sessions --------------------------------------------------------- */
 

@@ -194,6 +194,8 @@ public:
   template <typename T> Status set_param(const std::string &name, const std::vector<T> &values) {
     return set_param(name, values.data(), values.size());
   }
+  /// Restores every optimizer-state entry to its initial value (kiln_model_reset_state).
+  Status reset_state() { return detail::check(kiln_model_reset_state(m_)); }
 
   /// A new session of entry point `entry`.
   inline Result<Session> session(const std::string &entry);

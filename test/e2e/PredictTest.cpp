@@ -4,6 +4,7 @@
 // checks results against test/reference/Interpreter.cpp on the same graph.
 //
 //===----------------------------------------------------------------------===//
+#include "Subprocess.h"
 #include "Interpreter.h"
 #include "frontend/ImportGraph.h"
 #include "ir/KilnOps.h"
@@ -25,32 +26,9 @@ using reference::Tensor;
 
 namespace {
 
-/// A fresh directory under the system temp dir, removed at the end.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    llvm::SmallString<128> p;
-    llvm::sys::fs::createUniqueDirectory("kiln-e2e", p);
-    path = p.str().str();
-  }
-  ~TempDir() { llvm::sys::fs::remove_directories(path); }
-  std::string operator/(const std::string &name) const { return path + "/" + name; }
-};
-
-struct Process {
-  int status;
-  std::string output; // stdout and stderr
-};
-
-Process run(llvm::ArrayRef<std::string> argv, const TempDir &dir) {
-  std::vector<llvm::StringRef> args(argv.begin(), argv.end());
-  std::string log = dir / "log.txt";
-  std::optional<llvm::StringRef> redirects[] = {std::nullopt, llvm::StringRef(log),
-                                                llvm::StringRef(log)};
-  int status = llvm::sys::ExecuteAndWait(argv[0], args, std::nullopt, redirects, 600);
-  auto text = llvm::MemoryBuffer::getFile(log);
-  return Process{status, text ? (*text)->getBuffer().str() : ""};
-}
+using e2e::Process;
+using e2e::TempDir;
+using e2e::run;
 
 std::string readFile(const std::string &path) {
   auto b = llvm::MemoryBuffer::getFile(path);

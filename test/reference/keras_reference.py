@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """An independent NumPy reference for training the MNIST CNN with Keras semantics.
 
-Written from Keras 3's definitions (keras/src/optimizers/{sgd,adam}.py,
+Written from Keras 3's definitions (keras/src/optimizers/{sgd,adam,adamw,rmsprop}.py,
 keras/src/losses, keras/src/layers), in float64, with hand-derived backward
 passes; it shares nothing with Kiln. GradientTest.cpp drives it:
 
@@ -135,13 +135,48 @@ class SGD:  # keras/src/optimizers/sgd.py
             p[k] += (-g[k] * self.lr + m * self.momentum) if self.nesterov else m
 
 
+class AdamW(Adam):  # keras/src/optimizers/adamw.py: Adam with decoupled weight decay
+    def __init__(self, learning_rate=0.001, weight_decay=0.004, **kw):
+        super().__init__(learning_rate=learning_rate, **kw)
+        self.wd = weight_decay
+
+    def apply(self, p, g):
+        for k in p:  # Optimizer._apply_weight_decay, before the step
+            p[k] -= p[k] * self.wd * self.lr
+        super().apply(p, g)
+
+
+class RMSprop:  # keras/src/optimizers/rmsprop.py
+    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False):
+        self.lr, self.rho, self.momentum, self.eps, self.centered = learning_rate, rho, momentum, epsilon, centered
+        self.vel, self.mom, self.avg = {}, {}, {}
+
+    def apply(self, p, g):
+        for k in p:
+            vel = self.vel.setdefault(k, np.zeros_like(p[k]))
+            vel[...] = self.rho * vel + (1 - self.rho) * g[k] ** 2
+            if self.centered:
+                avg = self.avg.setdefault(k, np.zeros_like(p[k]))
+                avg[...] = self.rho * avg + (1 - self.rho) * g[k]
+                denominator = vel - avg ** 2 + self.eps
+            else:
+                denominator = vel + self.eps
+            increment = self.lr * g[k] / np.sqrt(denominator)
+            if self.momentum > 0:
+                mom = self.mom.setdefault(k, np.zeros_like(p[k]))
+                mom[...] = self.momentum * mom + increment
+                p[k] -= mom
+            else:
+                p[k] -= increment
+
+
 def main():
     d, opt_name = sys.argv[1], sys.argv[2]
     kwargs = {}
     for kv in sys.argv[3:]:
         k, v = kv.split("=")
         kwargs[k] = v == "true" if v in ("true", "false") else float(v)
-    opt = {"adam": Adam, "sgd": SGD}[opt_name](**kwargs)
+    opt = {"adam": Adam, "adamw": AdamW, "sgd": SGD, "rmsprop": RMSprop}[opt_name](**kwargs)
     names, shapes = [], []
     batch = steps = 0
     with open(os.path.join(d, "manifest.txt")) as f:

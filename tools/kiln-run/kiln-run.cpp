@@ -3,22 +3,35 @@
 //   kiln-run info model.kbin
 //   kiln-run predict model.kbin --input x.npy [--params p.safetensors] --output y.npy
 //                    [--input name=x.npy ...] [--classes c.npy] [--entry predict]
+//   kiln-run grad model.kbin --input x.npy --labels y.npy [--params p.safetensors]
+//                 --output grads.safetensors [--entry gradients]
+//   kiln-run gradcheck model.kbin --input x.npy --labels y.npy [--params p.safetensors]
+//                 [--samples 8] [--epsilon 1e-2] [--seed 0] [--tolerance 5e-2] [--atol 1e-3]
 //
-// Any number of samples: inputs are cut into the entry point's batch size and
-// a last partial batch is padded, run, and trimmed, so every sample is
-// predicted exactly once. Parameters load by Keras name from .safetensors or
-// .npz in Keras layout. Links only the runtime and the file-format library.
+// predict: any number of samples: inputs are cut into the entry point's batch
+// size and a last partial batch is padded, run, and trimmed, so every sample
+// is predicted exactly once. grad / gradcheck run the `gradients` entry point
+// of a trainable model (compile(...)) on exactly one batch. Parameters load by
+// Keras name from .safetensors or .npz in Keras layout. Links only the runtime
+// and the file-format library.
 //
 //===----------------------------------------------------------------------===//
 
 #include "runtime/io/ArrayFile.h"
 #include "runtime/io/Npy.h"
 #include "runtime/io/Npz.h"
+#include "runtime/io/Safetensors.h"
 #include "runtime/kiln_runtime.h"
 #include <algorithm>
+#include <cerrno>
+#include <cfloat>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <map>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,12 +53,49 @@ std::string shapeStr(const int64_t *shape, int32_t rank) {
   return s + (rank == 1 ? ",)" : ")");
 }
 
-void usage() {
+/// The synopsis; with `full`, also the notes on grad and gradcheck (--help).
+void usage(bool full = false) {
   std::fprintf(stderr,
                "usage: kiln-run info MODEL.kbin\n"
                "       kiln-run predict MODEL.kbin --input [NAME=]FILE ... --output FILE\n"
                "                [--params FILE] [--classes FILE] [--entry NAME]\n"
+               "       kiln-run grad MODEL.kbin --input [NAME=]FILE ... --labels FILE\n"
+               "                --output FILE.safetensors [--params FILE] [--entry NAME]\n"
+               "       kiln-run gradcheck MODEL.kbin --input [NAME=]FILE ... --labels FILE\n"
+               "                [--params FILE] [--entry NAME] [--samples N] [--epsilon E]\n"
+               "                [--seed S] [--tolerance T] [--atol A] [--strict] [--verbose]\n"
                "Arrays: .npy, .npz (one array per input, by name) or .safetensors.\n");
+  if (!full) {
+    std::fprintf(stderr, "kiln-run --help describes grad and gradcheck.\n");
+    return;
+  }
+  std::fprintf(stderr,
+               "\n"
+               "grad and gradcheck run the entry point 'gradients' (default; or gradients_b<N>,\n"
+               "the one whose batch is the number of samples given) of a model compiled with\n"
+               "compile(...), on exactly one batch. Labels are int32 class indices for\n"
+               "sparse_categorical_crossentropy (integer or whole-number float files are\n"
+               "converted when exact), else float32 shaped like the model's output.\n"
+               "grad writes 'loss' and d loss / d parameter under each parameter's name.\n"
+               "\n"
+               "gradcheck compares the analytic gradients with central differences\n"
+               "n = (L(w+h) - L(w-h)) / 2h of the same entry's loss L, for N random coordinates\n"
+               "of every trainable parameter (--samples, default 8; all when fewer), then\n"
+               "restores each parameter. The step is relative, h = E * max(1, |w|) (--epsilon,\n"
+               "default 1e-3): an absolute step is lost in float32 next to a large weight, a\n"
+               "purely relative one vanishes at w = 0; 2h is taken as float32 represents it.\n"
+               "E = 1e-3 balances float32 rounding (worse for small steps) against kinks\n"
+               "(more are crossed by large ones). Error: |a - n| / max(|a|, |n|, A) (--atol,\n"
+               "default 1e-3: smaller gradients are compared absolutely). A coordinate passes\n"
+               "when |a - n| <= T * max(|a|, |n|, A) + 8 * FLT_EPSILON * |L| / 2h (--tolerance T,\n"
+               "default 5e-2; the second term is the float32 rounding of the loss difference;\n"
+               "the table shows the resulting allowed error). A kink (ReLU at 0, max-pool tie)\n"
+               "inside [w - h, w + h] spoils the central difference: a coordinate that fails\n"
+               "but whose analytic gradient matches the one-sided difference on exactly one\n"
+               "side is reported as a kink, not a failure (--strict: a failure). Prints, per\n"
+               "parameter, the worst coordinate and how many exceed the tolerance (and how many\n"
+               "of those are kinks), worst parameter last; --verbose lists every coordinate.\n"
+               "Exit 0 when nothing but kinks exceeds the tolerance, 1 otherwise.\n");
 }
 
 /// Converts a numeric array to float32 (inputs may come as uint8 pixels, f64, ...).
@@ -67,6 +117,51 @@ io::Expected<io::Array> toFloat32(io::Array array, const std::string &what) {
       return io::Error(what + ": arrays of " + io::dtypeName(array.dtype()) +
                        " cannot be used as model inputs (expected float32 or an integer type)");
     }
+  }
+  return out;
+}
+
+/// Converts class indices to int32: any integer type, or floats holding whole
+/// numbers, as long as every value fits exactly.
+io::Expected<io::Array> toInt32(io::Array array, const std::string &what) {
+  if (array.dtype() == io::DType::I32)
+    return array;
+  auto out = io::Array::uninitialized(io::DType::I32, array.shape());
+  if (!out)
+    return out;
+  int32_t *dst = out->data<int32_t>();
+  const uint8_t *src = array.bytes();
+  for (uint64_t i = 0; i < array.numElements(); ++i) {
+    double v;
+    switch (array.dtype()) {
+    case io::DType::Bool:
+    case io::DType::U8: v = src[i]; break;
+    case io::DType::I8: v = reinterpret_cast<const int8_t *>(src)[i]; break;
+    case io::DType::U16: v = reinterpret_cast<const uint16_t *>(src)[i]; break;
+    case io::DType::I16: v = reinterpret_cast<const int16_t *>(src)[i]; break;
+    case io::DType::U32: v = reinterpret_cast<const uint32_t *>(src)[i]; break;
+    case io::DType::I64: {
+      int64_t x = reinterpret_cast<const int64_t *>(src)[i];
+      v = x < INT32_MIN || x > INT32_MAX ? 1e300 : double(x);
+      break;
+    }
+    case io::DType::U64: {
+      uint64_t x = reinterpret_cast<const uint64_t *>(src)[i];
+      v = x > uint64_t(INT32_MAX) ? 1e300 : double(x);
+      break;
+    }
+    case io::DType::F32: v = reinterpret_cast<const float *>(src)[i]; break;
+    case io::DType::F64: v = reinterpret_cast<const double *>(src)[i]; break;
+    default:
+      return io::Error(what + ": arrays of " + io::dtypeName(array.dtype()) +
+                       " cannot be used as class indices (expected an integer type)");
+    }
+    if (!(v >= double(INT32_MIN) && v <= double(INT32_MAX)) || v != std::floor(v))
+      return io::Error(what + ": element " + std::to_string(i) + " (" + std::to_string(v) +
+                       ") of this " + io::dtypeName(array.dtype()) +
+                       " array is not a whole number that fits int32; the model takes int32 class "
+                       "indices");
+    dst[i] = int32_t(v);
   }
   return out;
 }
@@ -96,7 +191,7 @@ int info(kiln_model *model) {
     kiln_model_param(model, i, &p);
     std::printf("param %s %s%s%s\n", p->tensor.name, kiln_dtype_name(p->tensor.dtype),
                 shapeStr(p->tensor.shape, p->tensor.rank).c_str(),
-                p->trainable ? "" : " (frozen)");
+                p->is_state ? " (optimizer state)" : p->trainable ? "" : " (frozen)");
   }
   return 0;
 }
@@ -106,8 +201,13 @@ int loadParams(kiln_model *model, const std::string &path) {
   auto arrays = io::readArrays(path);
   if (!arrays)
     return fail(arrays.message());
-  size_t count = 0;
-  kiln_model_num_params(model, &count);
+  size_t count = 0, params = 0;
+  kiln_model_num_params(model, &params);
+  for (size_t i = 0; i < params; ++i) { // model weights; optimizer state is not expected
+    const kiln_param_info *p = nullptr;
+    if (kiln_model_param(model, i, &p) == KILN_OK && !p->is_state)
+      ++count;
+  }
   size_t set = 0;
   for (io::NamedArray &a : *arrays) {
     const kiln_param_info *p = nullptr;
@@ -124,7 +224,7 @@ int loadParams(kiln_model *model, const std::string &path) {
     if (kiln_model_set_param(model, a.name.c_str(), KILN_F32, a.array.bytes(),
                              a.array.numElements()) != KILN_OK)
       return fail(runtimeError(path + ": cannot set '" + a.name + "'"));
-    ++set;
+    set += !p->is_state;
   }
   if (set < count)
     std::fprintf(stderr, "kiln-run: note: %s sets %zu of %zu parameters; the others keep their "
@@ -324,45 +424,506 @@ int predict(kiln_model *model, const std::string &entryName,
   return 0;
 }
 
+//===--- grad / gradcheck: one batch through the gradients entry point ------===//
+
+struct GradOptions {
+  std::string entryName = "gradients";
+  std::vector<std::string> inputSpecs;
+  std::string labelsPath, paramsPath, outputPath;
+  int64_t samples = 8;
+  double epsilon = 1e-3, tolerance = 5e-2, atol = 1e-3;
+  uint64_t seed = 0;
+  bool strict = false;  // kinks count as failures
+  bool verbose = false; // list every coordinate over the tolerance
+};
+
+std::string formatIndex(const kiln_tensor_info &t, int64_t flat) {
+  if (t.rank == 0)
+    return "()";
+  std::vector<int64_t> index(t.rank);
+  for (int32_t d = t.rank; d-- > 0;) {
+    index[d] = flat % t.shape[d];
+    flat /= t.shape[d];
+  }
+  return io::formatShape(index);
+}
+
+/// `shape` without its size-1 dimensions ((32, 1) and (32,) hold the same labels).
+std::vector<int64_t> squeezed(std::vector<int64_t> shape) {
+  shape.erase(std::remove(shape.begin(), shape.end(), int64_t(1)), shape.end());
+  return shape;
+}
+
+/// A session of the gradients entry point with every input set from the files.
+struct GradRun {
+  const kiln_entry_info *entry = nullptr;
+  kiln_session *session = nullptr;
+  GradRun() = default;
+  GradRun(const GradRun &) = delete;
+  GradRun &operator=(const GradRun &) = delete;
+  ~GradRun() { kiln_session_destroy(session); }
+
+  /// The f32 scalar output "loss" of the last run.
+  bool loss(float &value) const {
+    return kiln_session_get_output(session, "loss", &value, sizeof value) == KILN_OK;
+  }
+};
+
+/// Reads the inputs and labels, picks the entry point (the exact name, else
+/// the <name>_b<N> whose batch N is the number of samples given), checks and
+/// converts every array to what the entry takes, and sets them on a session.
+int prepareGradRun(kiln_model *model, const GradOptions &o, GradRun &run) {
+  // Arrays by input name, with the file each came from (for messages).
+  std::map<std::string, io::Array> arrays;
+  std::map<std::string, std::string> paths;
+  std::vector<std::string> unnamed; // single arrays of files given without NAME=
+  for (const std::string &spec : o.inputSpecs) {
+    std::string name, path = spec;
+    if (size_t eq = spec.find('='); eq != std::string::npos && spec.find('/') > eq)
+      name = spec.substr(0, eq), path = spec.substr(eq + 1);
+    auto read = io::readArrays(path);
+    if (!read)
+      return fail(read.message());
+    for (io::NamedArray &a : *read) {
+      std::string key = name.empty() ? (read->size() == 1 ? std::string() : a.name) : name;
+      if (key.empty()) {
+        key = "\x01" + std::to_string(unnamed.size()); // resolved once the entry is known
+        unnamed.push_back(key);
+      }
+      paths[key] = path;
+      arrays.insert_or_assign(key, std::move(a.array));
+    }
+  }
+  if (!o.labelsPath.empty()) {
+    auto read = io::readArrays(o.labelsPath);
+    if (!read)
+      return fail(read.message());
+    const io::Array *labels = read->size() == 1 ? &(*read)[0].array : io::findArray(*read, "labels");
+    if (!labels)
+      return fail(o.labelsPath + ": holds " + std::to_string(read->size()) +
+                  " arrays and none is named 'labels'");
+    auto copy = labels->clone();
+    if (!copy)
+      return fail(copy.message());
+    arrays.insert_or_assign("labels", std::move(*copy));
+    paths["labels"] = o.labelsPath;
+  }
+  int64_t samples = -1;
+  for (auto &[name, a] : arrays)
+    if (samples < 0 && a.rank() > 0)
+      samples = a.shape()[0];
+
+  // The entry point.
+  const kiln_entry_info *entry = nullptr;
+  if (kiln_model_find_entry(model, o.entryName.c_str(), &entry) != KILN_OK) {
+    std::vector<const kiln_entry_info *> variants;
+    size_t count = 0;
+    kiln_model_num_entries(model, &count);
+    for (size_t i = 0; i < count; ++i) {
+      const kiln_entry_info *e = nullptr;
+      kiln_model_entry(model, i, &e);
+      if (std::string(e->name).rfind(o.entryName + "_b", 0) == 0)
+        variants.push_back(e);
+    }
+    if (variants.empty())
+      return fail("the model has no entry point '" + o.entryName + "'" +
+                  (o.entryName == "gradients"
+                       ? " (is it a trainable model, with compile(...)? kiln-run info lists its entry points)"
+                       : " (kiln-run info lists them)"));
+    std::sort(variants.begin(), variants.end(),
+              [](auto *a, auto *b) { return a->batch_size > b->batch_size; });
+    entry = variants.front();
+    std::string sizes;
+    for (const kiln_entry_info *v : variants) {
+      sizes += (sizes.empty() ? "" : ", ") + std::to_string(v->batch_size);
+      if (v->batch_size == samples)
+        entry = v;
+    }
+    if (variants.size() > 1 && entry->batch_size != samples)
+      return fail("the inputs hold " + std::to_string(samples) + " samples; the model's '" + o.entryName +
+                  "' entry points run on batches of exactly " + sizes +
+                  " (give one of these numbers of samples, or choose one with --entry)");
+  }
+  run.entry = entry;
+
+  // Unnamed files go to the inputs other than the labels, in order.
+  std::vector<std::string> features;
+  for (size_t k = 0; k < entry->num_inputs; ++k)
+    if (std::string(entry->inputs[k].name) != "labels" && !arrays.count(entry->inputs[k].name))
+      features.push_back(entry->inputs[k].name);
+  for (size_t u = 0; u < unnamed.size(); ++u) {
+    if (u >= features.size())
+      return fail(paths[unnamed[u]] + ": the model has no input left for this file (name it with --input NAME=FILE)");
+    arrays.insert_or_assign(features[u], std::move(arrays.at(unnamed[u])));
+    paths[features[u]] = paths[unnamed[u]];
+    arrays.erase(unnamed[u]);
+  }
+  for (auto &[name, _] : arrays) {
+    bool known = false;
+    for (size_t k = 0; k < entry->num_inputs; ++k)
+      known |= name == entry->inputs[k].name;
+    if (!known)
+      return fail(paths[name] + ": the model has no input named '" + name + "' (entry '" + entry->name +
+                  "' takes: " + [&] {
+                    std::string s;
+                    for (size_t k = 0; k < entry->num_inputs; ++k)
+                      s += (k ? ", " : "") + std::string(entry->inputs[k].name);
+                    return s;
+                  }() + ")");
+  }
+
+  if (kiln_session_create(model, entry->name, &run.session) != KILN_OK)
+    return fail(runtimeError("cannot create a session"));
+  for (size_t k = 0; k < entry->num_inputs; ++k) {
+    const kiln_tensor_info &t = entry->inputs[k];
+    std::string name = t.name;
+    bool isLabels = name == "labels";
+    auto it = arrays.find(name);
+    if (it == arrays.end())
+      return fail(isLabels ? std::string("no labels: give --labels FILE (entry '") + entry->name + "' takes " +
+                                 kiln_dtype_name(t.dtype) + " labels of shape " + shapeStr(t.shape, t.rank) + ")"
+                           : "no data for input '" + name + "' (give --input " + name +
+                                 "=FILE, or an .npz holding an array of that name)");
+    const std::string &path = paths[name];
+    std::string what = isLabels ? "labels have" : "input '" + name + "' has";
+    auto converted = t.dtype == KILN_I32 ? toInt32(std::move(it->second), path)
+                                         : toFloat32(std::move(it->second), path);
+    if (!converted)
+      return fail(converted.message());
+    const io::Array &a = *converted;
+    std::vector<int64_t> want(t.shape, t.shape + t.rank);
+    int64_t batch = entry->batch_size;
+    if (a.rank() == 0 || a.shape()[0] != batch)
+      return fail(path + ": " + what + " shape " + io::formatShape(a.shape()) + ", " +
+                  (a.rank() ? std::to_string(a.shape()[0]) : std::string("no")) +
+                  " samples; entry '" + entry->name + "' runs on batches of exactly " + std::to_string(batch) +
+                  " (give " + std::to_string(batch) + " samples, or compile the model with kilnc --batch-size=" +
+                  (a.rank() ? std::to_string(a.shape()[0]) : std::string("N")) + ")");
+    bool same = isLabels ? squeezed(a.shape()) == squeezed(want) : a.shape() == want;
+    if (!same)
+      return fail(path + ": " + what + " shape " + io::formatShape(a.shape()) + "; entry '" + entry->name +
+                  "' takes " + io::formatShape(want) + " (" + kiln_dtype_name(t.dtype) + ")");
+    if (kiln_session_set_input(run.session, t.name, t.dtype, t.shape, t.rank, a.bytes(), t.byte_size) != KILN_OK)
+      return fail(runtimeError(path + ": " + name));
+  }
+  bool hasLoss = false;
+  for (size_t k = 0; k < entry->num_outputs; ++k)
+    hasLoss |= std::string(entry->outputs[k].name) == "loss" && entry->outputs[k].dtype == KILN_F32 &&
+               entry->outputs[k].rank == 0;
+  if (!hasLoss)
+    return fail(std::string("entry '") + entry->name + "' has no f32 scalar output 'loss' (not a gradients entry)");
+  return 0;
+}
+
+int grad(kiln_model *model, const GradOptions &o) {
+  if (!o.paramsPath.empty())
+    if (int rc = loadParams(model, o.paramsPath))
+      return rc;
+  GradRun run;
+  if (int rc = prepareGradRun(model, o, run))
+    return rc;
+  if (kiln_session_run(run.session) != KILN_OK)
+    return fail(runtimeError("run"));
+  const kiln_entry_info *e = run.entry;
+  std::vector<io::NamedArrayRef> tensors;
+  for (size_t k = 0; k < e->num_outputs; ++k) {
+    const kiln_tensor_info &t = e->outputs[k];
+    const void *data = nullptr;
+    if (kiln_session_output(run.session, t.name, &data, nullptr) != KILN_OK)
+      return fail(runtimeError("output"));
+    tensors.push_back({t.name, io::ArrayRef(t.dtype == KILN_I32 ? io::DType::I32 : io::DType::F32,
+                                            std::vector<int64_t>(t.shape, t.shape + t.rank), data)});
+  }
+  if (io::Status s = io::writeSafetensors(o.outputPath, tensors); !s)
+    return fail(s.message());
+  float loss = 0;
+  run.loss(loss);
+  std::printf("loss %.9g\n", loss);
+  std::fprintf(stderr, "kiln-run: wrote the loss and %zu gradients (entry %s, batch %lld) to %s\n",
+               tensors.size() - 1, e->name, (long long)e->batch_size, o.outputPath.c_str());
+  return 0;
+}
+
+/// The float32 rounding error of one computed loss L, taken as kNoiseUlps *
+/// FLT_EPSILON * |L| (the loss is a reduction over the batch: several
+/// roundings). A difference of two losses is off by up to twice that.
+constexpr double kNoiseUlps = 4;
+
+int gradcheck(kiln_model *model, const GradOptions &o) {
+  if (!o.paramsPath.empty())
+    if (int rc = loadParams(model, o.paramsPath))
+      return rc;
+  GradRun run;
+  if (int rc = prepareGradRun(model, o, run))
+    return rc;
+  if (kiln_session_run(run.session) != KILN_OK)
+    return fail(runtimeError("run"));
+  float loss0 = 0;
+  run.loss(loss0);
+  const kiln_entry_info *e = run.entry;
+  std::printf("loss %.9g (entry %s, batch %lld)\n", loss0, e->name, (long long)e->batch_size);
+
+  // Every analytic gradient, before any perturbed run overwrites the outputs.
+  std::map<std::string, std::vector<float>> analytics;
+  for (size_t k = 0; k < e->num_outputs; ++k) {
+    const kiln_tensor_info &t = e->outputs[k];
+    if (t.dtype != KILN_F32 || std::string(t.name) == "loss")
+      continue;
+    std::vector<float> &g = analytics[t.name];
+    g.resize(t.num_elements);
+    if (kiln_session_get_output(run.session, t.name, g.data(), t.byte_size) != KILN_OK)
+      return fail(runtimeError("output"));
+  }
+
+  struct Row {
+    std::string name, index = "-";
+    double ratio = 0, error = 0, allowed = 0, analytic = 0, numeric = 0; // of the worst coordinate
+    int64_t checked = 0, over = 0, kinks = 0;
+    bool missing = false;
+  };
+  std::vector<Row> rows;
+  std::mt19937_64 rng(o.seed);
+  size_t params = 0;
+  kiln_model_num_params(model, &params);
+  for (size_t i = 0; i < params; ++i) {
+    const kiln_param_info *p = nullptr;
+    kiln_model_param(model, i, &p);
+    if (!p->trainable || p->is_state || p->tensor.dtype != KILN_F32)
+      continue;
+    const kiln_tensor_info &t = p->tensor;
+    Row row;
+    row.name = t.name;
+    auto found = analytics.find(t.name);
+    if (found == analytics.end() || found->second.size() != size_t(t.num_elements)) {
+      row.missing = true; // the entry has no gradient for this trainable parameter
+      rows.push_back(row);
+      continue;
+    }
+    const std::vector<float> &analytic = found->second;
+    std::vector<float> original(t.num_elements);
+    if (kiln_model_get_param(model, t.name, original.data(), t.byte_size) != KILN_OK)
+      return fail(runtimeError("get_param"));
+    // The coordinates: all of them, or `samples` distinct random ones (in order).
+    std::vector<int64_t> coords;
+    if (t.num_elements <= o.samples) {
+      for (int64_t c = 0; c < t.num_elements; ++c)
+        coords.push_back(c);
+    } else {
+      std::set<int64_t> picked;
+      std::uniform_int_distribution<int64_t> pick(0, t.num_elements - 1);
+      while (int64_t(picked.size()) < o.samples)
+        picked.insert(pick(rng));
+      coords.assign(picked.begin(), picked.end());
+    }
+    std::vector<float> work = original;
+    auto lossAt = [&](float w, int64_t c, float &out) {
+      work[c] = w;
+      bool ok = kiln_model_set_param(model, t.name, KILN_F32, work.data(), work.size()) == KILN_OK &&
+                kiln_session_run(run.session) == KILN_OK && run.loss(out);
+      work[c] = original[c];
+      return ok;
+    };
+    for (int64_t c : coords) {
+      float w = original[c];
+      float h = float(o.epsilon * std::max(1.0, std::fabs(double(w))));
+      float wp = w + h, wm = w - h;
+      float lp = 0, lm = 0;
+      if (!lossAt(wp, c, lp) || !lossAt(wm, c, lm)) {
+        kiln_model_set_param(model, t.name, KILN_F32, original.data(), original.size());
+        return fail(runtimeError(std::string("perturbing '") + t.name + "'"));
+      }
+      double a = analytic[c];
+      // Steps as represented in float32, and the rounding noise of a loss difference.
+      double step = double(wp) - double(wm), hp = double(wp) - double(w), hm = double(w) - double(wm);
+      double noise = 2 * kNoiseUlps * FLT_EPSILON * std::max({std::fabs(lp), std::fabs(lm), std::fabs(loss0)});
+      // |a - n| within tolerance * max(|a|, |n|, atol) plus the noise of the difference quotient.
+      auto scale = [&](double n) { return std::max({std::fabs(a), std::fabs(n), o.atol}); };
+      auto within = [&](double n, double over) {
+        return std::fabs(a - n) <= o.tolerance * scale(n) + noise / over;
+      };
+      double numeric = (double(lp) - double(lm)) / step;
+      double error = std::fabs(a - numeric) / scale(numeric);
+      double allowed = o.tolerance + noise / step / scale(numeric);
+      double ratio = std::isfinite(error) ? error / allowed : INFINITY;
+      bool pass = ratio <= 1;
+      bool kink = false;
+      double forward = (double(lp) - double(loss0)) / hp, backward = (double(loss0) - double(lm)) / hm;
+      if (!pass) {
+        ++row.over;
+        // A kink (ReLU at 0, a max-pool tie) inside [w - h, w + h] spoils the
+        // central difference and the one-sided difference across it, not the
+        // one on its other side: the analytic gradient matches exactly one of
+        // them. (A wrong gradient at a smooth point matches both or neither.)
+        kink = within(forward, hp) != within(backward, hm);
+        row.kinks += kink;
+      }
+      if (o.verbose)
+        std::printf("  %s %s: error %.3e (allowed %.3e), analytic %.6e, central %.6e, forward %.6e, "
+                    "backward %.6e%s\n",
+                    t.name, formatIndex(t, c).c_str(), error, allowed, a, numeric, forward, backward,
+                    pass ? "" : kink ? ": kink" : ": MISMATCH");
+      ++row.checked;
+      if (row.checked == 1 || !(ratio <= row.ratio)) {
+        row.ratio = ratio;
+        row.error = error;
+        row.allowed = allowed;
+        row.index = formatIndex(t, c);
+        row.analytic = a;
+        row.numeric = numeric;
+      }
+    }
+    if (kiln_model_set_param(model, t.name, KILN_F32, original.data(), original.size()) != KILN_OK)
+      return fail(runtimeError(std::string("restoring '") + t.name + "'"));
+    rows.push_back(row);
+  }
+  if (rows.empty())
+    return fail("the model has no trainable parameters to check");
+
+  // The table, worst parameter (error relative to what is allowed) last.
+  std::sort(rows.begin(), rows.end(), [](const Row &a, const Row &b) {
+    double x = a.missing ? INFINITY : a.ratio, y = b.missing ? INFINITY : b.ratio;
+    return x != y ? x < y : a.name < b.name;
+  });
+  int width = 9, indexWidth = 8;
+  for (const Row &r : rows) {
+    width = std::max(width, int(r.name.size()));
+    indexWidth = std::max(indexWidth, int(r.index.size()));
+  }
+  std::printf("%-*s  %-11s  %-9s  %-*s  %-13s  %-13s  %s\n", width, "parameter", "worst-error", "allowed",
+              indexWidth, "at-index", "analytic", "numeric", "over (kinks) / checked");
+  int64_t checked = 0, over = 0, kinks = 0, missing = 0;
+  for (const Row &r : rows) {
+    if (r.missing) {
+      std::printf("%-*s  %-11s  (entry '%s' has no gradient output '%s')\n", width, r.name.c_str(), "missing",
+                  e->name, r.name.c_str());
+      ++missing;
+      continue;
+    }
+    std::printf("%-*s  %-11.3e  %-9.2e  %-*s  %-13.6e  %-13.6e  %lld (%lld) / %lld\n", width, r.name.c_str(),
+                r.error, r.allowed, indexWidth, r.index.c_str(), r.analytic, r.numeric, (long long)r.over,
+                (long long)r.kinks, (long long)r.checked);
+    checked += r.checked;
+    over += r.over;
+    kinks += r.kinks;
+  }
+  bool failed = missing || over > (o.strict ? 0 : kinks);
+  std::string missingNote =
+      missing ? ", " + std::to_string(missing) + " trainable parameters without a gradient" : std::string();
+  std::printf("gradcheck: %lld coordinates of %zu parameters (epsilon %g, tolerance %g, atol %g, seed %llu): "
+              "%lld exceed the tolerance, %lld of them at kinks%s%s: %s\n",
+              (long long)checked, rows.size() - missing, o.epsilon, o.tolerance, o.atol, (unsigned long long)o.seed,
+              (long long)over, (long long)kinks, o.strict && kinks ? " (failures with --strict)" : "",
+              missingNote.c_str(), failed ? "FAIL" : "ok");
+  if (kinks)
+    std::printf("note: %lld coordinates have a kink (ReLU at 0, a max-pool tie) inside [w - h, w + h]: the "
+                "central difference fails there but the analytic gradient matches the one-sided difference on "
+                "exactly one side; not counted as failures%s\n",
+                (long long)kinks, o.strict ? " without --strict (given: counted)" : " (--strict counts them)");
+  if (over > kinks)
+    std::printf("note: %lld coordinates match neither the central nor exactly one one-sided difference. Several "
+                "kinks within one step do that too (a convolution bias moves thousands of ReLU / max-pool inputs "
+                "at once): if they pass with a smaller --epsilon (say 3e-4), the gradient is likely right, "
+                "checked only to the float32 noise in the 'allowed' column; --verbose lists every coordinate\n",
+                (long long)(over - kinks));
+  return failed ? 1 : 0;
+}
+
+/// Parses a number option: a finite positive real, or (integer) a whole number >= minimum.
+bool parseNumber(const char *flag, const char *text, double &out) {
+  char *end = nullptr;
+  double v = std::strtod(text, &end);
+  if (end == text || *end || !std::isfinite(v) || v <= 0) {
+    fail(std::string(flag) + " needs a positive number, got '" + text + "'");
+    return false;
+  }
+  out = v;
+  return true;
+}
+bool parseInteger(const char *flag, const char *text, long long minimum, long long &out) {
+  char *end = nullptr;
+  errno = 0;
+  long long v = std::strtoll(text, &end, 10);
+  if (end == text || *end || errno || v < minimum) {
+    fail(std::string(flag) + " needs an integer >= " + std::to_string(minimum) + ", got '" + text + "'");
+    return false;
+  }
+  out = v;
+  return true;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
-  if (argc < 3 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
-    usage();
-    return argc < 2 ? 1 : (argc == 2 ? 0 : 1);
+  bool help = argc >= 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h");
+  if (argc < 3 || help) {
+    usage(help);
+    return help ? 0 : 1;
   }
   std::string command = argv[1], modelPath = argv[2];
+  if (command != "info" && command != "predict" && command != "grad" && command != "gradcheck")
+    return usage(), fail("unknown command '" + command + "'");
+  bool training = command == "grad" || command == "gradcheck";
   std::vector<std::string> inputSpecs;
-  std::string paramsPath, outputPath, classesPath, entryName = "predict";
+  std::string paramsPath, outputPath, classesPath, entryName = training ? "gradients" : "predict";
+  GradOptions grads;
   for (int i = 3; i < argc; ++i) {
     std::string arg = argv[i];
-    auto value = [&](const char *flag) -> const char * {
-      if (i + 1 >= argc) {
-        fail(std::string(flag) + " needs a value");
-        return nullptr;
-      }
-      return argv[++i];
+    // Options of each command; any other is refused by name.
+    static const std::map<std::string, std::vector<std::string>> kOptions = {
+        {"info", {}},
+        {"predict", {"--input", "--params", "--output", "--classes", "--entry"}},
+        {"grad", {"--input", "--labels", "--params", "--output", "--entry"}},
+        {"gradcheck",
+         {"--input", "--labels", "--params", "--entry", "--samples", "--epsilon", "--seed", "--tolerance", "--atol",
+          "--strict", "--verbose"}},
     };
-    const char *v = nullptr;
-    if (arg == "--input" && (v = value("--input")))
+    const std::vector<std::string> &known = kOptions.at(command);
+    if (std::find(known.begin(), known.end(), arg) == known.end()) {
+      if (arg.rfind("--", 0) == 0)
+        return fail("unknown option '" + arg + "' for " + command), usage(), 1;
+      return fail("unexpected argument '" + arg + "'"), usage(), 1;
+    }
+    if (arg == "--strict" || arg == "--verbose") {
+      (arg == "--strict" ? grads.strict : grads.verbose) = true;
+      continue;
+    }
+    if (i + 1 >= argc)
+      return fail(arg + " needs a value");
+    const char *v = argv[++i];
+    double number = 0;
+    long long integer = 0;
+    if (arg == "--input")
       inputSpecs.push_back(v);
-    else if (arg == "--params" && (v = value("--params")))
+    else if (arg == "--params")
       paramsPath = v;
-    else if (arg == "--output" && (v = value("--output")))
+    else if (arg == "--output")
       outputPath = v;
-    else if (arg == "--classes" && (v = value("--classes")))
+    else if (arg == "--classes")
       classesPath = v;
-    else if (arg == "--entry" && (v = value("--entry")))
+    else if (arg == "--entry")
       entryName = v;
-    else if (!v) {
-      if (arg.rfind("--", 0) == 0 && arg != "--input" && arg != "--params" && arg != "--output" &&
-          arg != "--classes" && arg != "--entry")
-        return fail("unknown option '" + arg + "'"), usage(), 1;
-      return 1;
+    else if (arg == "--labels")
+      grads.labelsPath = v;
+    else if (arg == "--samples") {
+      if (!parseInteger("--samples", v, 1, integer))
+        return 1;
+      grads.samples = integer;
+    } else if (arg == "--seed") {
+      if (!parseInteger("--seed", v, 0, integer))
+        return 1;
+      grads.seed = uint64_t(integer);
+    } else if (arg == "--epsilon" || arg == "--tolerance" || arg == "--atol") {
+      if (!parseNumber(arg.c_str(), v, number))
+        return 1;
+      (arg == "--epsilon" ? grads.epsilon : arg == "--tolerance" ? grads.tolerance : grads.atol) = number;
     }
   }
-  if (command != "info" && command != "predict")
-    return usage(), fail("unknown command '" + command + "'");
+  if (command == "predict" && (inputSpecs.empty() || outputPath.empty()))
+    return usage(), fail("predict needs --input and --output");
+  if (training && (inputSpecs.empty() || grads.labelsPath.empty()))
+    return usage(), fail(command + " needs --input and --labels");
+  if (command == "grad" && outputPath.empty())
+    return usage(), fail("grad needs --output (a .safetensors file)");
 
   kiln_model *model = nullptr;
   uint32_t flags = command == "info" ? KILN_LOAD_NO_CODE : KILN_LOAD_DEFAULT;
@@ -371,11 +932,14 @@ int main(int argc, char **argv) {
   int rc;
   if (command == "info") {
     rc = info(model);
-  } else if (inputSpecs.empty() || outputPath.empty()) {
-    usage();
-    rc = fail("predict needs --input and --output");
-  } else {
+  } else if (command == "predict") {
     rc = predict(model, entryName, inputSpecs, paramsPath, outputPath, classesPath);
+  } else {
+    grads.entryName = entryName;
+    grads.inputSpecs = inputSpecs;
+    grads.paramsPath = paramsPath;
+    grads.outputPath = outputPath;
+    rc = command == "grad" ? grad(model, grads) : gradcheck(model, grads);
   }
   kiln_model_free(model);
   return rc;

@@ -602,4 +602,48 @@ TEST(Trajectory, MnistCnnSgdNesterovMatchesKerasReference) {
                   "sgd learning_rate=0.05 momentum=0.9 nesterov=true");
 }
 
+TEST(Trajectory, MnistCnnAdamWMatchesKerasReference) { checkTrajectory("AdamW()", "adamw"); }
+
+TEST(Trajectory, MnistCnnRmspropMatchesKerasReference) { checkTrajectory("RMSprop()", "rmsprop"); }
+
+TEST(Trajectory, MnistCnnCenteredRmspropWithMomentumMatchesKerasReference) {
+  checkTrajectory("RMSprop(momentum=0.5, centered=True)", "rmsprop momentum=0.5 centered=true");
+}
+
+/// Dropout and L1/L2 penalties: the training-mode loss (the gradients entry,
+/// dropout masks included, which the interpreter reproduces bit for bit) is
+/// differentiated by finite differences.
+TEST(Gradients, DropoutAndRegularizers) {
+  const char *source = R"(model regularized
+Input(shape=(6,))
+Dense(8, activation="tanh", kernel_regularizer=L1L2(l1=0.01, l2=0.02), bias_regularizer="l2")
+Dropout(0.4)
+Dense(3, activation="softmax", kernel_regularizer=L1(0.05))
+compile(loss="categorical_crossentropy", optimizer="rmsprop", metrics=["accuracy"])
+)";
+  ModelRun run(source, /*batch=*/4);
+  ASSERT_TRUE(run.c.error.empty()) << run.c.error;
+  run.params["optimizer/iterations"].data[0] = 5; // any step: a mask of its own
+  std::vector<Tensor> out = test::runCompiled(run.c, run.inputs, run.params, "gradients");
+  const EntrySignature *e = run.c.signature("gradients");
+  ASSERT_EQ(out.size(), e->outputs.size());
+  auto gradients = run.c.graph->lookupSymbol<func::FuncOp>("gradients");
+  auto loss = [&] { return evalLoss(gradients, run.inputs, run.params); };
+  EXPECT_NEAR(out[0].data[0], loss().value, 1e-5);
+  // The penalties are part of the loss: eval_step (no dropout) differs from
+  // the bare cross-entropy by exactly sum(l1 |w|) + sum(l2 w^2).
+  std::mt19937 rng(23);
+  FdStats stats;
+  for (size_t i = 1; i < out.size(); ++i)
+    compareWithFiniteDifferences(e->outputs[i].name, run.params[e->outputs[i].name], out[i], loss, 12, rng, stats);
+  EXPECT_EQ(stats.bad, 0) << "of " << stats.checked;
+  EXPECT_LE(stats.rough, stats.checked / 4) << "of " << stats.checked;
+  // Training and evaluation differ only by dropout: with the same
+  // parameters, eval_step's loss is that of the full network.
+  std::vector<Tensor> eval = test::runCompiled(run.c, run.inputs, run.params, "eval_step");
+  double evalRef = evalLoss(run.c.graph->lookupSymbol<func::FuncOp>("eval_step"), run.inputs, run.params).value;
+  EXPECT_NEAR(eval[0].data[0], evalRef, 1e-5);
+  EXPECT_NE(eval[0].data[0], out[0].data[0]);
+}
+
 } // namespace

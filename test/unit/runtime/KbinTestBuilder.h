@@ -33,6 +33,7 @@ struct ParamSpecDesc {
   std::vector<int64_t> shape;
   bool trainable = true;
   std::optional<std::vector<uint8_t>> data; // nullopt: field left out
+  bool state = false;                       // optimizer state (Parameter.state)
 };
 
 struct EntrySpecDesc {
@@ -94,7 +95,8 @@ inline std::vector<uint8_t> buildKbin(const KbinSpec &spec) {
       b.ForceVectorAlignment(p.data->size(), 1, 64); // (force_align: 64)
       data = b.CreateVector(*p.data);
     }
-    params.push_back(kb::CreateParameter(b, name, static_cast<kb::DType>(p.dtype), shape, p.trainable, data));
+    params.push_back(kb::CreateParameter(b, name, static_cast<kb::DType>(p.dtype), shape, p.trainable, data,
+                                             p.state));
   }
 
   std::vector<flatbuffers::Offset<kb::EntryPoint>> entries;

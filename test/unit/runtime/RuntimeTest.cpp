@@ -384,6 +384,130 @@ TEST_F(Runtime, TrainStepUpdatesParametersSharedBySessions) {
   kiln_model_free(m);
 }
 
+/// The test model plus optimizer state, as kilnc writes it for a trainable
+/// model: "optimizer/iterations" and "optimizer/learning_rate" (f32 scalars,
+/// used in place by entry point "train_state") and "optimizer/affine/kernel/m"
+/// ([8] f32, used by nothing), all with Parameter.state = true.
+KbinSpec withOptimizerState(KbinSpec s) {
+  s.params.push_back({"optimizer/iterations", 0, {}, false, bytesOf(std::vector<float>{0}), true});
+  s.params.push_back({"optimizer/learning_rate", 0, {}, false, bytesOf(std::vector<float>{0.5f}), true});
+  s.params.push_back({"optimizer/affine/kernel/m", 0, {8}, false, bytesOf(std::vector<float>(8, 0.25f)), true});
+  EntrySpecDesc train;
+  train.name = "train_state";
+  train.batchSize = 4;
+  train.inputs = {{"x", 0, {4, 8}}};
+  train.outputs = {{"loss", 0, {}}};
+  train.paramIndices = {0, 3, 4}; // affine/kernel, optimizer/iterations, optimizer/learning_rate
+  train.cpuSymbol = "kiln_test_train_state";
+  s.entries.push_back(train);
+  return s;
+}
+
+TEST_F(Runtime, OptimizerStateIsMarked) {
+  for (uint32_t flags : {KILN_LOAD_DEFAULT, KILN_LOAD_NO_CODE}) {
+    kiln_model *m = loadOk(withOptimizerState(spec), flags);
+    ASSERT_NE(m, nullptr);
+    size_t n = 0;
+    ASSERT_EQ(kiln_model_num_params(m, &n), KILN_OK);
+    ASSERT_EQ(n, 6u);
+    const char *expected[] = {"affine/kernel", "add/offset", "frozen/table", "optimizer/iterations",
+                              "optimizer/learning_rate", "optimizer/affine/kernel/m"};
+    for (size_t i = 0; i < n; ++i) {
+      const kiln_param_info *p = nullptr;
+      ASSERT_EQ(kiln_model_param(m, i, &p), KILN_OK);
+      EXPECT_STREQ(p->tensor.name, expected[i]);
+      EXPECT_EQ(p->is_state, i >= 3 ? 1 : 0) << p->tensor.name;
+      EXPECT_EQ(p->trainable, i < 2 ? 1 : 0) << p->tensor.name;
+    }
+    const kiln_param_info *lr = nullptr;
+    ASSERT_EQ(kiln_model_find_param(m, "optimizer/learning_rate", &lr), KILN_OK);
+    EXPECT_EQ(lr->is_state, 1);
+    EXPECT_EQ(lr->tensor.rank, 0);
+    kiln_model_free(m);
+  }
+  // An artifact without the field (every older .kbin) has no state.
+  kiln_model *m = loadOk(spec, KILN_LOAD_NO_CODE);
+  for (size_t i = 0; i < 3; ++i) {
+    const kiln_param_info *p = nullptr;
+    ASSERT_EQ(kiln_model_param(m, i, &p), KILN_OK);
+    EXPECT_EQ(p->is_state, 0);
+  }
+  EXPECT_EQ(kiln_model_reset_state(m), KILN_OK); // nothing to reset
+  kiln_model_free(m);
+}
+
+TEST_F(Runtime, TrainWithLearningRateAndResetState) {
+  kiln_model *m = loadOk(withOptimizerState(spec));
+  ASSERT_NE(m, nullptr);
+  kiln_session *train = nullptr;
+  ASSERT_EQ(kiln_session_create(m, "train_state", &train), KILN_OK) << kiln_last_error();
+  std::vector<float> x = affineInput(1), kernel = initialKernel();
+  ASSERT_EQ(kiln_session_set_input(train, "x", KILN_F32, nullptr, 0, x.data(), 128), KILN_OK);
+  auto step = [&](float lr) {
+    ASSERT_EQ(kiln_session_run(train), KILN_OK);
+    float sum = 0;
+    for (int j = 0; j < 8; ++j) {
+      kernel[j] -= lr * (x[j] + x[8 + j] + x[16 + j] + x[24 + j]) / 4;
+      sum += kernel[j];
+    }
+    float loss = 0;
+    ASSERT_EQ(kiln_session_get_output(train, "loss", &loss, 4), KILN_OK);
+    EXPECT_FLOAT_EQ(loss, sum);
+  };
+  step(0.5f);
+  step(0.5f);
+  // The learning rate is a parameter: set it between steps.
+  float lr = 0.125f;
+  ASSERT_EQ(kiln_model_set_param(m, "optimizer/learning_rate", KILN_F32, &lr, 1), KILN_OK) << kiln_last_error();
+  step(0.125f);
+  float iterations = 0;
+  ASSERT_EQ(kiln_model_get_param(m, "optimizer/iterations", &iterations, 4), KILN_OK);
+  EXPECT_EQ(iterations, 3.0f);
+  std::vector<float> moments(8, -1.0f);
+  ASSERT_EQ(kiln_model_set_param(m, "optimizer/affine/kernel/m", KILN_F32, moments.data(), 8), KILN_OK);
+  std::vector<float> table = {9, 9, 9, 9, 9, 9};
+  ASSERT_EQ(kiln_model_set_param(m, "frozen/table", KILN_F32, table.data(), 6), KILN_OK);
+
+  // reset_state restores the state entries only; the weights keep their trained values.
+  ASSERT_EQ(kiln_model_reset_state(m), KILN_OK) << kiln_last_error();
+  EXPECT_STREQ(kiln_last_error(), "");
+  ASSERT_EQ(kiln_model_get_param(m, "optimizer/iterations", &iterations, 4), KILN_OK);
+  EXPECT_EQ(iterations, 0.0f);
+  ASSERT_EQ(kiln_model_get_param(m, "optimizer/learning_rate", &lr, 4), KILN_OK);
+  EXPECT_EQ(lr, 0.5f);
+  ASSERT_EQ(kiln_model_get_param(m, "optimizer/affine/kernel/m", moments.data(), 32), KILN_OK);
+  EXPECT_EQ(moments, std::vector<float>(8, 0.25f));
+  std::vector<float> k(8), t(6);
+  ASSERT_EQ(kiln_model_get_param(m, "affine/kernel", k.data(), 32), KILN_OK);
+  for (int j = 0; j < 8; ++j)
+    EXPECT_FLOAT_EQ(k[j], kernel[j]);
+  ASSERT_EQ(kiln_model_get_param(m, "frozen/table", t.data(), 24), KILN_OK);
+  EXPECT_EQ(t, table);
+  // Training goes on from the reset state (iterations from 0, the initial rate) and
+  // reset can be repeated.
+  step(0.5f);
+  ASSERT_EQ(kiln_model_get_param(m, "optimizer/iterations", &iterations, 4), KILN_OK);
+  EXPECT_EQ(iterations, 1.0f);
+  ASSERT_EQ(kiln_model_reset_state(m), KILN_OK);
+  ASSERT_EQ(kiln_model_get_param(m, "optimizer/iterations", &iterations, 4), KILN_OK);
+  EXPECT_EQ(iterations, 0.0f);
+
+  EXPECT_ERROR(kiln_model_reset_state(nullptr), KILN_ERR_INVALID_ARGUMENT, "kiln_model_reset_state: model is NULL");
+
+  kiln_session_destroy(train);
+  kiln_model_free(m);
+
+  // The C++ wrapper.
+  std::vector<uint8_t> bytes = buildKbin(withOptimizerState(spec));
+  auto model = kiln::Model::load_memory(bytes.data(), bytes.size());
+  ASSERT_TRUE(model) << model.error().message;
+  ASSERT_TRUE(model->set_param<float>("optimizer/iterations", std::vector<float>{7}));
+  ASSERT_TRUE(model->reset_state());
+  auto it = model->get_param<float>("optimizer/iterations");
+  ASSERT_TRUE(it);
+  EXPECT_EQ(*it, std::vector<float>{0});
+}
+
 TEST_F(Runtime, SessionKeepsModelAlive) {
   kiln_model *m = loadOk(spec);
   kiln_session *s = nullptr;

@@ -58,5 +58,27 @@ EXPORT void kiln_test_train(void **b) {
   *loss = sum;
 }
 
+/* train_state: like train_step with optimizer state, as kilnc's train_step keeps it:
+ * x [4, 8] f32, params kernel [8] f32, iterations [] f32, learning_rate [] f32
+ * (kernel and iterations updated in place) -> loss [] f32.
+ * kernel[j] -= learning_rate * mean_i x[i][j]; iterations += 1; loss = sum_j kernel[j]. */
+EXPORT void kiln_test_train_state(void **b) {
+  const float *x = (const float *)b[0];
+  float *kernel = (float *)b[1];
+  float *iterations = (float *)b[2];
+  const float *learning_rate = (const float *)b[3];
+  float *loss = (float *)b[4];
+  float sum = 0;
+  for (int j = 0; j < FEATURES; ++j) {
+    float mean = 0;
+    for (int i = 0; i < BATCH; ++i)
+      mean += x[i * FEATURES + j];
+    kernel[j] -= *learning_rate * (mean / BATCH);
+    sum += kernel[j];
+  }
+  *iterations += 1.0f;
+  *loss = sum;
+}
+
 /* Not a function: an artifact naming it as cpu_symbol must be rejected. */
 EXPORT int kiln_test_data_symbol = 42;
