@@ -798,6 +798,35 @@ Value scale(OpBuilder &b, Location loc, Value scalar, double by) {
                      });
 }
 
+/// sum(terms) / count: the batch mean of a loss or metric whose `terms`
+/// (batch dimension first) number `count` for a full batch. With `samples`
+/// (a rank-0 f32 tensor), only the terms of rows < samples count, and the
+/// divisor is scaled to those rows: the padding of a partial batch is ignored.
+Value batchMean(OpBuilder &b, Location loc, Value terms, Value samples, double count) {
+  if (!samples)
+    return scale(b, loc, sumAll(b, loc, terms), count);
+  RankedTensorType t = tensorType(terms);
+  MLIRContext *ctx = b.getContext();
+  int64_t rank = t.getRank();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, ctx), scalar = AffineMap::get(rank, 0, ctx);
+  Value masked = elementwise(b, loc, t, {terms, samples}, {id, scalar},
+                             [](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                               Value row = nb.create<arith::IndexCastOp>(
+                                   l, nb.getI64Type(), nb.create<linalg::IndexOp>(l, 0));
+                               Value rowF = nb.create<arith::SIToFPOp>(l, a[0].getType(), row);
+                               Value real = nb.create<arith::CmpFOp>(l, arith::CmpFPredicate::OLT, rowF, a[1]);
+                               return nb.create<arith::SelectOp>(l, real, a[0], floatConst(nb, l, a[0].getType(), 0.0));
+                             });
+  Value total = sumAll(b, loc, masked);
+  double perRow = count / double(t.getShape()[0]);
+  AffineMap none = AffineMap::get(0, 0, ctx);
+  return elementwise(b, loc, tensorType(total), {total, samples}, {none, none},
+                     [&](OpBuilder &nb, Location l, ValueRange a) -> Value {
+                       Value rows = nb.create<arith::MulFOp>(l, a[1], floatConst(nb, l, a[1].getType(), perRow));
+                       return nb.create<arith::DivFOp>(l, a[0], rows);
+                     });
+}
+
 /// Keras clips probabilities to [1e-7, 1 - 1e-7] before taking logs.
 Value clipProbability(OpBuilder &b, Location l, Value p) {
   Type f = p.getType();
@@ -841,7 +870,7 @@ struct ElementwiseLossLowering : OpConversionPattern<OpT> {
                                              b.create<math::LogOp>(l, b.create<arith::SubFOp>(l, one, q)));
           return b.create<arith::NegFOp>(l, b.create<arith::AddFOp>(l, t1, t2));
         });
-    rw.replaceOp(op, scale(rw, loc, sumAll(rw, loc, terms), double(t.getNumElements())));
+    rw.replaceOp(op, batchMean(rw, loc, terms, adaptor.getSamples(), double(t.getNumElements())));
     return success();
   }
 };
@@ -907,9 +936,8 @@ struct CategoricalLossLowering : OpConversionPattern<OpT> {
                           [](OpBuilder &b, Location l, ValueRange a) -> Value {
                             return b.create<arith::MulFOp>(l, a[0], a[1]);
                           });
-    Value total = sumAll(rw, loc, terms);
     double rows = double(t.getNumElements() / t.getShape().back());
-    rw.replaceOp(op, scale(rw, loc, total, -rows));
+    rw.replaceOp(op, batchMean(rw, loc, terms, adaptor.getSamples(), -rows));
     return success();
   }
 };
@@ -987,7 +1015,7 @@ struct AccuracyLowering : OpConversionPattern<AccuracyOp> {
                          });
       count = double(rows.getNumElements());
     }
-    rw.replaceOp(op, scale(rw, loc, sumAll(rw, loc, hits), count));
+    rw.replaceOp(op, batchMean(rw, loc, hits, adaptor.getSamples(), count));
     return success();
   }
 };

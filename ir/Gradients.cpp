@@ -353,6 +353,25 @@ LogicalResult ReduceMinOp::buildGradients(OpBuilder &b, Value g, ArrayRef<bool> 
 namespace {
 constexpr double kEpsilon = 1e-7; // Keras's probability clip
 
+/// d(batch mean)/d(term) times g, for a loss or metric averaging `count`
+/// terms of `p` (batch dimension first): g / count; with `samples`, g over
+/// the terms of the first `samples` rows on those rows and 0 on the padding.
+Value meanScale(GradBuilder &gb, Value g, Value p, Value samples, double count) {
+  if (!samples)
+    return gb.mul(g, 1.0 / count);
+  ArrayRef<int64_t> shape = gb.shape(p);
+  int64_t batch = shape[0];
+  std::vector<float> index(batch);
+  for (int64_t i = 0; i < batch; ++i)
+    index[i] = float(i);
+  auto t = RankedTensorType::get({batch}, gb.b.getF32Type());
+  Value rows = gb.make<ConstantOp>({}, {gb.attr("value", DenseElementsAttr::get(t, ArrayRef<float>(index)))});
+  SmallVector<int64_t> column(shape.size(), 1);
+  column[0] = batch;
+  Value real = gb.reshape(gb.greater(samples, rows), column);
+  return gb.mul(real, gb.div(g, gb.mul(samples, count / double(batch))));
+}
+
 /// 1 where eps <= p <= 1 - eps (the clip passes the gradient), else 0.
 Value insideClip(GradBuilder &gb, Value p) {
   return gb.mul(gb.greaterEqual(p, gb.scalar(kEpsilon)),
@@ -366,9 +385,9 @@ Value clip(GradBuilder &gb, Value p) {
 /// Gradient of the mean over rows of -sum(y * log(p)) along the last axis:
 /// logits form (softmax(z) * sum(y) - y) / rows; probability form through
 /// Keras's normalisation q = p / sum(p) and clip.
-Value categoricalGradient(GradBuilder &gb, Value g, Value y, Value p, bool logits) {
+Value categoricalGradient(GradBuilder &gb, Value g, Value y, Value p, Value samples, bool logits) {
   double rows = double(gb.numel(p) / gb.shape(p).back());
-  Value scale = gb.mul(g, 1.0 / rows);
+  Value scale = meanScale(gb, g, p, samples, rows);
   if (logits) {
     Value sm = gb.make<SoftmaxOp>({p}, {gb.attr("axis", gb.b.getI64IntegerAttr(-1))});
     return gb.mul(scale, gb.sub(gb.mul(sm, gb.sumLast(y)), y));
@@ -385,7 +404,7 @@ template <typename LossOp>
 LogicalResult onlyPredictions(LossOp op, OpBuilder &b, ArrayRef<bool> needed,
                               SmallVectorImpl<Value> &out, function_ref<Value(GradBuilder &)> rule) {
   GradBuilder gb(b, op);
-  out.assign(2, Value());
+  out.assign(op->getNumOperands(), Value());
   if (needed[0])
     return op.emitError("gradients with respect to the labels of ")
            << op->getName() << " are not supported";
@@ -399,7 +418,7 @@ LogicalResult MeanSquaredErrorOp::buildGradients(OpBuilder &b, Value g, ArrayRef
                                                  SmallVectorImpl<Value> &out) {
   return onlyPredictions(*this, b, needed, out, [&](GradBuilder &gb) {
     Value p = getPredictions();
-    return gb.mul(gb.mul(g, 2.0 / double(gb.numel(p))), gb.sub(p, getLabels()));
+    return gb.mul(gb.mul(meanScale(gb, g, p, getSamples(), double(gb.numel(p))), 2.0), gb.sub(p, getLabels()));
   });
 }
 
@@ -407,7 +426,7 @@ LogicalResult MeanAbsoluteErrorOp::buildGradients(OpBuilder &b, Value g, ArrayRe
                                                   SmallVectorImpl<Value> &out) {
   return onlyPredictions(*this, b, needed, out, [&](GradBuilder &gb) {
     Value p = getPredictions();
-    return gb.mul(gb.mul(g, 1.0 / double(gb.numel(p))), gb.make<SignOp>({gb.sub(p, getLabels())}));
+    return gb.mul(meanScale(gb, g, p, getSamples(), double(gb.numel(p))), gb.make<SignOp>({gb.sub(p, getLabels())}));
   });
 }
 
@@ -415,7 +434,7 @@ LogicalResult BinaryCrossentropyOp::buildGradients(OpBuilder &b, Value g, ArrayR
                                                    SmallVectorImpl<Value> &out) {
   return onlyPredictions(*this, b, needed, out, [&](GradBuilder &gb) {
     Value p = getPredictions(), y = getLabels();
-    Value scale = gb.mul(g, 1.0 / double(gb.numel(p)));
+    Value scale = meanScale(gb, g, p, getSamples(), double(gb.numel(p)));
     if (getFromLogits()) // sigmoid(z) - y
       return gb.mul(scale, gb.sub(gb.make<SigmoidOp>({p}), y));
     // (q - y) / (q (1 - q)) with q = clip(p), zero where the clip is active
@@ -429,7 +448,7 @@ LogicalResult CategoricalCrossentropyOp::buildGradients(OpBuilder &b, Value g,
                                                         ArrayRef<bool> needed,
                                                         SmallVectorImpl<Value> &out) {
   return onlyPredictions(*this, b, needed, out, [&](GradBuilder &gb) {
-    return categoricalGradient(gb, g, getLabels(), getPredictions(), getFromLogits());
+    return categoricalGradient(gb, g, getLabels(), getPredictions(), getSamples(), getFromLogits());
   });
 }
 
@@ -439,6 +458,6 @@ LogicalResult SparseCategoricalCrossentropyOp::buildGradients(OpBuilder &b, Valu
   return onlyPredictions(*this, b, needed, out, [&](GradBuilder &gb) {
     Value p = getPredictions();
     Value y = gb.make<OneHotOp>({getLabels()}, {gb.attr("depth", b.getI64IntegerAttr(gb.shape(p).back()))});
-    return categoricalGradient(gb, g, y, p, getFromLogits());
+    return categoricalGradient(gb, g, y, p, getSamples(), getFromLogits());
   });
 }

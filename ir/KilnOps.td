@@ -406,13 +406,17 @@ def Kiln_ReduceMinOp  : Kiln_ReduceOp<"reduce_min", "minimum">;
 // Losses and metrics (Keras semantics: mean over the batch)
 //===----------------------------------------------------------------------===//
 
+// Losses and metrics average over the batch (dimension 0). With `samples`,
+// only the first `samples` rows are real data (the rest pads a final partial
+// batch): they are averaged and the padding counts for nothing.
 class Kiln_LossOp<string mnemonic, string what, Type labelType = Kiln_FloatTensor>
     : Kiln_Op<mnemonic, [Pure, Differentiable, DeclareOpInterfaceMethods<InferTypeOpInterface>]> {
   let summary = what # ", averaged over the batch";
   let arguments = (ins labelType:$labels, Kiln_FloatTensor:$predictions,
+                       Optional<Kiln_ScalarF32>:$samples,
                        DefaultValuedAttr<BoolAttr, "false">:$from_logits);
   let results = (outs Kiln_ScalarF32:$result);
-  let assemblyFormat = "$labels `,` $predictions attr-dict `:` functional-type(operands, results)";
+  let assemblyFormat = "$labels `,` $predictions (`samples` $samples^)? attr-dict `:` functional-type(operands, results)";
 }
 
 def Kiln_MeanSquaredErrorOp : Kiln_LossOp<"mean_squared_error", "mean squared error">;
@@ -435,10 +439,11 @@ def Kiln_AccuracyOp : Kiln_Op<"accuracy",
     resolved from the loss as Keras resolves `accuracy`.
   }];
   let arguments = (ins Kiln_LabelTensor:$labels, Kiln_FloatTensor:$predictions,
+                       Optional<Kiln_ScalarF32>:$samples,
                        StrAttr:$kind,
                        DefaultValuedAttr<F32Attr, "0.5">:$threshold);
   let results = (outs Kiln_ScalarF32:$result);
-  let assemblyFormat = "$labels `,` $predictions attr-dict `:` functional-type(operands, results)";
+  let assemblyFormat = "$labels `,` $predictions (`samples` $samples^)? attr-dict `:` functional-type(operands, results)";
 }
 
 def Kiln_OneHotOp : Kiln_Op<"one_hot",

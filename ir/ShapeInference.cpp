@@ -514,6 +514,15 @@ static LogicalResult inferLoss(std::optional<Location> loc, ValueRange operands,
   auto preds = operandType(in, operands, 1, "predictions");
   if (failed(labels) || failed(preds))
     return failure();
+  if (operands.size() > 2) { // samples: the number of real rows
+    auto n = operandType(in, operands, 2, "samples");
+    if (failed(n))
+      return failure();
+    if (n->getRank() != 0 || !n->getElementType().isF32())
+      return in.fail("samples must be a scalar tensor<f32>, got " + str(*n));
+    if (preds->getRank() < 1)
+      return in.fail("predictions " + str(*preds) + " need a batch dimension when samples is given");
+  }
   if (sparse) {
     if (!labels->getElementType().isInteger(32))
       return in.fail("sparse labels must be i32 class indices, got " + str(*labels));

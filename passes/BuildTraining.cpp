@@ -98,7 +98,7 @@ struct TrainingBuilder {
   /// The loss op on (labels, out). A loss of softmax / sigmoid probabilities
   /// is computed from the logits instead (the stable fused form, as Keras
   /// computes it when the probabilities come from that activation).
-  Value buildLoss(GraphBuilder &gb, Value labels, Value out) {
+  Value buildLoss(GraphBuilder &gb, Value labels, Value out, Value samples) {
     StringRef loss = training.getLoss();
     bool logits = training.getFromLogits();
     Operation *def = out.getDefiningOp();
@@ -117,14 +117,14 @@ struct TrainingBuilder {
     }
     NamedAttribute fl = gb.attr("from_logits", BoolAttr::get(ctx, logits));
     if (loss == "mean_squared_error")
-      return gb.make<MeanSquaredErrorOp>({labels, out});
+      return gb.make<MeanSquaredErrorOp>({labels, out, samples});
     if (loss == "mean_absolute_error")
-      return gb.make<MeanAbsoluteErrorOp>({labels, out});
+      return gb.make<MeanAbsoluteErrorOp>({labels, out, samples});
     if (loss == "binary_crossentropy")
-      return gb.make<BinaryCrossentropyOp>({labels, out}, {fl});
+      return gb.make<BinaryCrossentropyOp>({labels, out, samples}, {fl});
     if (loss == "categorical_crossentropy")
-      return gb.make<CategoricalCrossentropyOp>({labels, out}, {fl});
-    return gb.make<SparseCategoricalCrossentropyOp>({labels, out}, {fl});
+      return gb.make<CategoricalCrossentropyOp>({labels, out, samples}, {fl});
+    return gb.make<SparseCategoricalCrossentropyOp>({labels, out, samples}, {fl});
   }
 
   /// Keras adds each regularised weight's penalty to the loss:
@@ -143,18 +143,18 @@ struct TrainingBuilder {
   }
 
   /// Metric outputs, named as the training op lists them.
-  void buildMetrics(GraphBuilder &gb, Value labels, Value out, SmallVectorImpl<Value> &values,
-                    SmallVectorImpl<StringRef> &names) {
+  void buildMetrics(GraphBuilder &gb, Value labels, Value out, Value samples,
+                    SmallVectorImpl<Value> &values, SmallVectorImpl<StringRef> &names) {
     for (Attribute a : training.getMetrics()) {
       StringRef m = llvm::cast<StringAttr>(a).getValue();
       Value v;
       if (m == "mean_squared_error")
-        v = gb.make<MeanSquaredErrorOp>({labels, out});
+        v = gb.make<MeanSquaredErrorOp>({labels, out, samples});
       else if (m == "mean_absolute_error")
-        v = gb.make<MeanAbsoluteErrorOp>({labels, out});
+        v = gb.make<MeanAbsoluteErrorOp>({labels, out, samples});
       else {
         StringRef kind = m.ends_with("_accuracy") ? m.drop_back(strlen("_accuracy")) : "categorical";
-        v = gb.make<AccuracyOp>({labels, out}, {gb.attr("kind", StringAttr::get(ctx, kind))});
+        v = gb.make<AccuracyOp>({labels, out, samples}, {gb.attr("kind", StringAttr::get(ctx, kind))});
       }
       values.push_back(v);
       names.push_back(m);
@@ -223,6 +223,13 @@ struct TrainingBuilder {
                                                               StringAttr::get(ctx, "labels"))}),
                      loc);
     Value labels = f.getArgument(labelsIndex);
+    // The number of real samples in the batch: a final partial batch is
+    // padded, and losses and metrics average over its first `samples` rows.
+    f.insertArgument(labelsIndex + 1, RankedTensorType::get({}, Float32Type::get(ctx)),
+                     DictionaryAttr::get(ctx, {NamedAttribute(StringAttr::get(ctx, "kiln.name"),
+                                                              StringAttr::get(ctx, "samples"))}),
+                     loc);
+    Value samples = f.getArgument(labelsIndex + 1);
 
     OpBuilder b(ret);
     GraphBuilder gb(b, training);
@@ -233,11 +240,11 @@ struct TrainingBuilder {
       step = readState(top, stateParam("optimizer/iterations", f32({})));
       enableDropout(f, step);
     }
-    Value loss = addRegularization(gb, buildLoss(gb, labels, out), reads);
+    Value loss = addRegularization(gb, buildLoss(gb, labels, out, samples), reads);
     SmallVector<Value> results{loss};
     SmallVector<StringRef> names{"loss"};
     if (mode != Mode::Gradients)
-      buildMetrics(gb, labels, out, results, names);
+      buildMetrics(gb, labels, out, samples, results, names);
 
     if (mode != Mode::Eval) {
       SmallVector<std::pair<ParamOp, Value>> trainable;

@@ -516,6 +516,15 @@ KILN_API kiln_status kiln_session_create(kiln_model *model, const char *entry, k
     s->args.push_back(base + outputOffsets[i]);
   s->args.push_back(base + scratchOffset);
   s->bound.assign(e->inputs.size(), 0);
+  // A training entry's `samples` input (the number of real rows in a padded
+  // final batch) starts bound to the full batch.
+  for (size_t i = 0; i < e->inputs.size(); ++i)
+    if (e->inputs[i].name == "samples" && e->inputs[i].dtype == KILN_F32 && e->inputs[i].shape.empty()) {
+      float full = static_cast<float>(e->batchSize);
+      std::memcpy(s->ownedInputs[i], &full, sizeof full);
+      s->args[i] = s->ownedInputs[i];
+      s->bound[i] = 1;
+    }
   model->refs.fetch_add(1, std::memory_order_relaxed);
   s->model = model;
   *session = s;

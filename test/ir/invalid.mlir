@@ -975,3 +975,30 @@ kiln.training {loss = "mean_absolute_error", from_logits = true, optimizer = "sg
 
 // expected-error @+1 {{'kiln.training' op requires attribute 'optimizer_config'}}
 kiln.training {loss = "mean_squared_error", optimizer = "sgd", metrics = [], fit_config = {}}
+
+// -----
+
+func.func @samples_not_scalar(%y: tensor<4xi32>, %p: tensor<4x3xf32>, %n: tensor<1xf32>) -> tensor<f32> {
+  // expected-error @+1 {{'kiln.sparse_categorical_crossentropy' op operand #2 must be 0D tensor of 32-bit float values}}
+  %l = kiln.sparse_categorical_crossentropy %y, %p samples %n : (tensor<4xi32>, tensor<4x3xf32>, tensor<1xf32>) -> tensor<f32>
+  return %l : tensor<f32>
+}
+
+// -----
+
+func.func @gradient_type(%l: tensor<f32>, %w: tensor<2xf32>) -> tensor<3xf32> {
+  // expected-error @+1 {{'kiln.gradient' op result 0 must have the type of `wrt` value 0, 'tensor<2xf32>'}}
+  %g = kiln.gradient %l wrt %w : (tensor<f32>, tensor<2xf32>) -> tensor<3xf32>
+  return %g : tensor<3xf32>
+}
+
+// -----
+
+module {
+  kiln.param @w : tensor<2xf32>
+  func.func @assign_type(%v: tensor<3xf32>) {
+    // expected-error @+1 {{'kiln.assign' op value type 'tensor<3xf32>' differs from the type of parameter @w, 'tensor<2xf32>'}}
+    kiln.assign @w, %v : tensor<3xf32>
+    return
+  }
+}

@@ -548,7 +548,19 @@ bool reference::evaluate(func::FuncOp func, const std::vector<Tensor> &inputs,
     } else if (isa<MeanSquaredErrorOp, MeanAbsoluteErrorOp, BinaryCrossentropyOp,
                    CategoricalCrossentropyOp, SparseCategoricalCrossentropyOp, AccuracyOp>(op)) {
       r = zeros({});
-      r.data[0] = float(lossOrMetric(op, in(op.getOperand(0)), in(op.getOperand(1))));
+      if (op.getNumOperands() > 2) { // samples: the mean over the first rows only
+        auto firstRows = [](const Tensor &t, int64_t n) {
+          Tensor f{t.shape, {}};
+          f.shape[0] = n;
+          f.data.assign(t.data.begin(), t.data.begin() + f.size());
+          return f;
+        };
+        const Tensor &first = in(op.getOperand(0));
+        int64_t n = std::clamp<int64_t>(int64_t(in(op.getOperand(2)).data[0]), 0, first.shape.at(0));
+        r.data[0] = float(lossOrMetric(op, firstRows(in(op.getOperand(0)), n), firstRows(in(op.getOperand(1)), n)));
+      } else {
+        r.data[0] = float(lossOrMetric(op, in(op.getOperand(0)), in(op.getOperand(1))));
+      }
     } else {
       error = "the reference interpreter does not implement " + op.getName().getStringRef().str();
       return false;

@@ -548,8 +548,11 @@ int prepareGradRun(kiln_model *model, const GradOptions &o, GradRun &run) {
 
   // Unnamed files go to the inputs other than the labels, in order.
   std::vector<std::string> features;
+  // (`samples`, the number of real rows, defaults to the full batch in the runtime.)
+  auto isSamples = [](const kiln_tensor_info &t) { return std::string(t.name) == "samples" && t.rank == 0; };
   for (size_t k = 0; k < entry->num_inputs; ++k)
-    if (std::string(entry->inputs[k].name) != "labels" && !arrays.count(entry->inputs[k].name))
+    if (std::string(entry->inputs[k].name) != "labels" && !isSamples(entry->inputs[k]) &&
+        !arrays.count(entry->inputs[k].name))
       features.push_back(entry->inputs[k].name);
   for (size_t u = 0; u < unnamed.size(); ++u) {
     if (u >= features.size())
@@ -579,6 +582,8 @@ int prepareGradRun(kiln_model *model, const GradOptions &o, GradRun &run) {
     std::string name = t.name;
     bool isLabels = name == "labels";
     auto it = arrays.find(name);
+    if (it == arrays.end() && isSamples(t))
+      continue;
     if (it == arrays.end())
       return fail(isLabels ? std::string("no labels: give --labels FILE (entry '") + entry->name + "' takes " +
                                  kiln_dtype_name(t.dtype) + " labels of shape " + shapeStr(t.shape, t.rank) + ")"

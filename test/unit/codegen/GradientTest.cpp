@@ -396,6 +396,7 @@ struct ModelRun {
     const EntrySignature *e = c.signature("train_step");
     inputs.push_back(test::randomTensor(e->inputs[0].shape, rng, 0, 1));
     inputs.push_back(labelsFor(c, e->inputs[1], rng));
+    inputs.push_back(Tensor{{}, {float(batch)}}); // samples: a full batch
     for (const ParameterValue &p : c.contents.params)
       params[p.name] = Tensor{p.shape, p.values};
   }
@@ -460,6 +461,35 @@ INSTANTIATE_TEST_SUITE_P(Examples, ExampleGradients,
                            n.erase(std::remove(n.begin(), n.end(), '_'), n.end());
                            return n;
                          });
+
+/// A final partial batch is padded to the compiled batch size and `samples`
+/// says how many rows are real: the step must equal one on exactly those rows.
+TEST_P(ExampleGradients, PaddedPartialBatchEqualsTheSmallerBatch) {
+  constexpr int64_t kFull = 6, kReal = 4;
+  ModelRun full(readExample(GetParam()), kFull), small(readExample(GetParam()), kReal);
+  ASSERT_TRUE(full.c.error.empty() && small.c.error.empty()) << full.c.error << small.c.error;
+  // small's batch: the first kReal rows of full's; full's padding rows stay
+  // random, as a loader's leftover buffer contents would be.
+  for (int k = 0; k < 2; ++k) {
+    Tensor &t = small.inputs[k];
+    int64_t perRow = t.size() / kReal;
+    std::copy(full.inputs[k].data.begin(), full.inputs[k].data.begin() + kReal * perRow, t.data.begin());
+  }
+  full.inputs[2].data[0] = kReal;
+  std::vector<Tensor> gFull = test::runCompiled(full.c, full.inputs, full.params, "gradients");
+  std::vector<Tensor> gSmall = test::runCompiled(small.c, small.inputs, small.params, "gradients");
+  ASSERT_EQ(gFull.size(), gSmall.size());
+  for (size_t i = 0; i < gFull.size(); ++i)
+    EXPECT_LT(reference::worstError(gFull[i], gSmall[i]), 1e-5) << "output " << i;
+  std::vector<Tensor> eFull = test::runCompiled(full.c, full.inputs, full.params, "eval_step");
+  std::vector<Tensor> eSmall = test::runCompiled(small.c, small.inputs, small.params, "eval_step");
+  for (size_t i = 0; i < eFull.size(); ++i)
+    EXPECT_NEAR(eFull[i].data[0], eSmall[i].data[0], 1e-5) << "eval_step output " << i;
+  test::runCompiled(full.c, full.inputs, full.params, "train_step");
+  test::runCompiled(small.c, small.inputs, small.params, "train_step");
+  for (const ParameterValue &p : full.c.contents.params)
+    EXPECT_LT(reference::worstError(full.params[p.name], small.params[p.name]), 1e-5) << p.name;
+}
 
 TEST(Training, XorIsLearnt) {
   ModelRun run(readExample("xor.kiln"), /*batch=*/4);
