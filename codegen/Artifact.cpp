@@ -21,6 +21,19 @@ static TensorSignature signature(Type type, std::string name) {
 void kiln::collectParameters(ModuleOp graph, uint64_t seed, ArtifactContents &out) {
   if (auto name = graph->getAttrOfType<StringAttr>("kiln.model"))
     out.modelName = name.str();
+  for (TrainingOp t : graph.getOps<TrainingOp>()) {
+    FitDefaults fit;
+    DictionaryAttr config = t.getFitConfig();
+    if (auto v = config.getAs<IntegerAttr>("epochs"))
+      fit.epochs = v.getInt();
+    if (auto v = config.getAs<IntegerAttr>("batch_size"))
+      fit.batchSize = v.getInt();
+    if (auto v = config.getAs<FloatAttr>("validation_split"))
+      fit.validationSplit = float(v.getValueAsDouble());
+    if (auto v = config.getAs<BoolAttr>("shuffle"))
+      fit.shuffle = v.getValue();
+    out.fit = fit;
+  }
   for (ParamOp p : graph.getOps<ParamOp>()) {
     auto t = llvm::cast<RankedTensorType>(p.getType());
     out.params.push_back(ParameterValue{p.getSymName().str(),
@@ -109,9 +122,12 @@ std::string kiln::buildArtifact(const ArtifactContents &c) {
                            c.sharedObject.size());
   auto cpu = CreateCpuCode(b, b.CreateString(c.triple), b.CreateString(c.cpu),
                            b.CreateVector(features), so);
+  flatbuffers::Offset<kbin::FitDefaults> fit;
+  if (c.fit)
+    fit = CreateFitDefaults(b, c.fit->epochs, c.fit->batchSize, c.fit->validationSplit, c.fit->shuffle);
   auto model = CreateModel(b, kFormatVersion, b.CreateString("kilnc 0.1"),
                            b.CreateString(c.modelName), b.CreateVector(entries),
-                           b.CreateVector(params), cpu);
+                           b.CreateVector(params), cpu, /*gpu=*/0, /*memory_plans=*/0, fit);
   FinishModelBuffer(b, model);
   return std::string(reinterpret_cast<const char *>(b.GetBufferPointer()), b.GetSize());
 }

@@ -4,6 +4,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,9 +34,17 @@ struct ParameterValue {
   std::vector<float> values;
 };
 
+/// The model file's fit(...) settings (kbin FitDefaults).
+struct FitDefaults {
+  int64_t epochs = 1, batchSize = 32;
+  float validationSplit = 0;
+  bool shuffle = true;
+};
+
 /// Everything a .kbin holds, gathered while compiling.
 struct ArtifactContents {
   std::string modelName;
+  std::optional<FitDefaults> fit; // models with compile(...)
   std::vector<EntrySignature> entries;
   std::vector<ParameterValue> params;
   std::string triple, cpu;
