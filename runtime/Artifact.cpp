@@ -418,6 +418,15 @@ kiln_status readArtifact(const uint8_t *data, size_t size, uint32_t flags, Artif
                   "batch-size specialisation its own name)",
                   kMaxName, d.name.c_str());
 
+  // --- fit(...) defaults (optional) ----------------------------------------------
+  if (const kbin::FitDefaults *fit = model->fit()) {
+    out.hasFit = true;
+    out.fitEpochs = fit->epochs();
+    out.fitBatchSize = fit->batch_size();
+    out.fitValidationSplit = fit->validation_split();
+    out.fitShuffle = fit->shuffle();
+  }
+
   // --- native code --------------------------------------------------------------
   if (model->cpu()) {
     if (kiln_status s = readCpu(model->cpu(), flags, out, budget))

@@ -107,6 +107,13 @@ struct ArtifactDesc {
   std::vector<std::string> features;
   const uint8_t *sharedObject = nullptr; // into the artifact bytes, only during loading
   size_t sharedObjectSize = 0;
+  // Model.fit (kbin FitDefaults): the model file's fit(...) settings, the
+  // defaults of kiln_fit. Unchecked here (any value a file holds); kiln_fit
+  // checks the ones it uses.
+  bool hasFit = false;
+  int64_t fitEpochs = 1, fitBatchSize = 32;
+  float fitValidationSplit = 0;
+  bool fitShuffle = true;
 };
 
 /// Runs flatbuffers' Verifier and every Kiln check on `size` bytes at `data`
@@ -138,6 +145,18 @@ struct LoadedCode {
 kiln_status loadCode(const ArtifactDesc &artifact, std::vector<EntryDesc> &entries,
                      LoadedCode &out);
 void unloadCode(LoadedCode &code);
+
+//===--- checkpoints (Checkpoint.cpp) ---------------------------------------===//
+
+/// Writes every parameter and state entry of `model` to `path` as
+/// .safetensors with metadata {"epoch": "<epoch>", "format":
+/// "kiln-checkpoint"}, atomically (temporary file, fsync, rename, fsync of
+/// the directory). Messages start with the path.
+kiln_status saveCheckpoint(const kiln_model &model, const char *path, int64_t epoch);
+/// Restores the tensors of the checkpoint at `path` (all checked before any
+/// parameter changes) and sets *epoch (if not NULL) to its "epoch" metadata
+/// (0 when absent).
+kiln_status loadCheckpoint(kiln_model &model, const char *path, int64_t *epoch);
 
 } // namespace kiln::rt
 

@@ -65,7 +65,7 @@ extern "C" {
 
 /* Version of this API (bumped when a declaration changes) and the .kbin
  * format_version this runtime reads. */
-#define KILN_RUNTIME_API_VERSION 2 /* 2: kiln_param_info.is_state, kiln_model_reset_state */
+#define KILN_RUNTIME_API_VERSION 3 /* 2: kiln_param_info.is_state, kiln_model_reset_state; 3: kiln_fit, kiln_evaluate, kiln_predict, checkpoints */
 #define KILN_KBIN_FORMAT_VERSION 1
 
 /* Limits a .kbin must respect (checked at load). */
@@ -82,7 +82,9 @@ typedef enum kiln_status {
   KILN_ERR_VERSION = 6,          /* .kbin format_version this runtime does not read */
   KILN_ERR_UNSUPPORTED = 7,      /* code for another platform, or a CPU feature this host (or runtime) lacks */
   KILN_ERR_CODE_LOAD = 8,        /* the model's shared object failed to load (memfd, dlopen, dlsym) */
-  KILN_ERR_OUT_OF_MEMORY = 9     /* a tensor buffer could not be allocated */
+  KILN_ERR_OUT_OF_MEMORY = 9,    /* a tensor buffer could not be allocated */
+  KILN_ERR_NON_FINITE = 10,      /* training stopped: a loss or parameter became NaN or infinite */
+  KILN_ERR_STOPPED = 11          /* training stopped by the progress callback (not an error of the model) */
 } kiln_status;
 
 /* Element types; the values are those of kiln.kbin.DType. */
@@ -238,6 +240,104 @@ KILN_API kiln_status kiln_session_output(const kiln_session *session, const char
 /* Copy output `name` of the last run out; `byte_size` must be its exact size. */
 KILN_API kiln_status kiln_session_get_output(const kiln_session *session, const char *name,
                                              void *data, size_t byte_size);
+
+/* ---- the training loop: fit, evaluate, predict -----------------------------
+ * Keras's model.fit / evaluate / predict around a model's compiled entry
+ * points (docs/runtime.md, "fit, evaluate, predict"). Single-input models.
+ * Every sample is used exactly once per epoch: a final partial batch is
+ * padded and its "samples" input set to the real count, so losses, metrics
+ * and updates equal those of a batch of just those samples. Nothing is
+ * allocated per step. The model's parameters and optimizer state are
+ * updated in place, as with train_step. */
+
+/* Samples in memory, row-major, batch dimension first (N >= 1). x matches
+ * the entry's input without its batch dimension; y matches "labels" (i32
+ * class indices or f32 rows). */
+typedef struct kiln_dataset {
+  const void *x;
+  kiln_dtype x_dtype;
+  const int64_t *x_shape; /* x_rank entries, x_shape[0] = N */
+  int32_t x_rank;
+  const void *y;          /* may be NULL for kiln_predict */
+  kiln_dtype y_dtype;
+  const int64_t *y_shape; /* y_rank entries, y_shape[0] = N */
+  int32_t y_rank;
+} kiln_dataset;
+
+/* One named value: "loss", "sparse_categorical_accuracy", "val_loss", ... */
+typedef struct kiln_metric {
+  const char *name;
+  double value;
+} kiln_metric;
+
+typedef enum kiln_progress_kind {
+  KILN_PROGRESS_BATCH = 0, /* after each training batch: running means of this epoch so far */
+  KILN_PROGRESS_EPOCH = 1  /* after each epoch: its means, and val_* metrics with validation */
+} kiln_progress_kind;
+
+typedef struct kiln_progress {
+  kiln_progress_kind kind;
+  int64_t epoch, epochs;  /* 0-based epoch; total epochs of this fit */
+  int64_t step, steps;    /* batches done in this epoch; batches per epoch */
+  int64_t samples;        /* samples done in this epoch */
+  size_t num_metrics;
+  const kiln_metric *metrics;     /* loss then the model's metrics; then val_loss, val_... at epoch end */
+  double seconds;                 /* since the epoch began */
+  int improved;                   /* epoch end with early stopping: the monitored value improved */
+} kiln_progress;
+
+/* Called by kiln_fit; return nonzero to stop (kiln_fit then returns
+ * KILN_ERR_STOPPED after saving the checkpoint of the last whole epoch). */
+typedef int (*kiln_progress_fn)(const kiln_progress *progress, void *user);
+
+typedef struct kiln_fit_options {
+  int64_t epochs;              /* 0: the model file's fit(epochs=...) */
+  int64_t batch_size;          /* 0: the fit(batch_size=...) entry if compiled, else the first train_step */
+  int64_t initial_epoch;       /* resume: epochs before this one are skipped (see kiln_model_load_checkpoint) */
+  int shuffle;                 /* 1: a new order each epoch; 0: data order; -1 (default): the model file's fit(shuffle=...), on when absent */
+  uint64_t seed;               /* shuffling: the order of epoch e depends only on (seed, e) */
+  double validation_split;     /* in [0, 1): the last fraction of the samples, held out (as Keras); -1 (default): the model file's */
+  const kiln_dataset *validation_data; /* evaluated after each epoch; overrides validation_split */
+  const char *monitor;         /* early stopping on this metric ("val_loss", "val_..."); NULL: off */
+  int64_t patience;            /* epochs without improvement before stopping */
+  double min_delta;            /* smallest change that counts as improvement */
+  int restore_best_weights;    /* at the end, parameters (and state) of the best epoch */
+  const char *checkpoint_path; /* written (atomically) after every epoch; NULL: none */
+  kiln_progress_fn progress;   /* NULL: silent */
+  void *user;
+} kiln_fit_options;
+
+/* The defaults: epochs, batch size, shuffle and validation_split from the
+ * model file's fit(...) (Keras's when it has none: 1, the first compiled
+ * batch, on, 0), seed 0, no validation data, early stopping, checkpoints or
+ * callback. */
+KILN_API void kiln_fit_options_init(kiln_fit_options *options);
+
+/* Trains. A NaN or infinite loss or parameter stops training with
+ * KILN_ERR_NON_FINITE; kiln_last_error() names the epoch, the step and the
+ * first non-finite tensor; the last checkpoint (if any) is kept as it was. */
+KILN_API kiln_status kiln_fit(kiln_model *model, const kiln_dataset *train, const kiln_fit_options *options);
+
+/* Loss and metrics over every sample once (eval_step, batch_size as for
+ * kiln_fit). Writes up to `capacity` metrics and sets *count. Names and
+ * values are valid until the next call on this model. */
+KILN_API kiln_status kiln_evaluate(kiln_model *model, const kiln_dataset *data, int64_t batch_size,
+                                   kiln_metric *metrics, size_t capacity, size_t *count);
+
+/* The model's output for every sample of data->x (predict, batch_size as
+ * above, 0: the first predict entry): `out` holds N x (output size) f32. */
+KILN_API kiln_status kiln_predict(kiln_model *model, const kiln_dataset *data, int64_t batch_size,
+                                  float *out, size_t out_byte_size);
+
+/* A checkpoint: every parameter and optimizer state entry by name, as
+ * .safetensors (Keras names and layouts), with metadata {"epoch": "<n>"}.
+ * Written to a temporary file in the same directory, fsync'ed and renamed:
+ * a crash leaves the previous file intact. */
+KILN_API kiln_status kiln_model_save_checkpoint(const kiln_model *model, const char *path, int64_t epoch);
+/* Restores what a checkpoint holds (parameters, and optimizer state when
+ * present; every name must exist with its shape) and sets *epoch (may be
+ * NULL) to the epochs it had completed. */
+KILN_API kiln_status kiln_model_load_checkpoint(kiln_model *model, const char *path, int64_t *epoch);
 
 #ifdef __cplusplus
 } /* extern "C" */
