@@ -35,6 +35,7 @@ struct Process {
 inline Process run(llvm::ArrayRef<std::string> argv, const TempDir &dir) {
   std::vector<llvm::StringRef> args(argv.begin(), argv.end());
   std::string log = dir / "log.txt";
+  llvm::sys::fs::remove(log); // the redirection does not truncate: no stale output from an earlier run
   std::optional<llvm::StringRef> redirects[] = {std::nullopt, llvm::StringRef(log),
                                                 llvm::StringRef(log)};
   int status = llvm::sys::ExecuteAndWait(argv[0], args, std::nullopt, redirects, 600);

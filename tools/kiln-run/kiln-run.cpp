@@ -7,7 +7,12 @@
 //                 --output grads.safetensors [--entry gradients]
 //   kiln-run gradcheck model.kbin --input x.npy --labels y.npy [--params p.safetensors]
 //                 [--samples 8] [--epsilon 1e-2] [--seed 0] [--tolerance 5e-2] [--atol 1e-3]
+//   kiln-run fit model.kbin --data PATH [--epochs N] [--batch-size N] ... (Fit.h)
+//   kiln-run evaluate model.kbin --data PATH [--params FILE] [--batch-size N] [--json]
+//   kiln-run predict model.kbin --data PATH --output y.npy  (a dataset's inputs)
 //
+// fit / evaluate: Keras's fit and evaluate through the runtime's kiln_fit /
+// kiln_evaluate, on training data read by kiln_io (docs/training.md).
 // predict: any number of samples: inputs are cut into the entry point's batch
 // size and a last partial batch is padded, run, and trimmed, so every sample
 // is predicted exactly once. grad / gradcheck run the `gradients` entry point
@@ -17,6 +22,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Common.h"
+#include "Fit.h"
 #include "runtime/io/ArrayFile.h"
 #include "runtime/io/Npy.h"
 #include "runtime/io/Npz.h"
@@ -36,22 +43,9 @@
 #include <vector>
 
 using namespace kiln;
+using namespace kiln::tool;
 
 namespace {
-
-int fail(const std::string &message) {
-  std::fprintf(stderr, "kiln-run: error: %s\n", message.c_str());
-  return 1;
-}
-
-std::string runtimeError(const std::string &what) { return what + ": " + kiln_last_error(); }
-
-std::string shapeStr(const int64_t *shape, int32_t rank) {
-  std::string s = "(";
-  for (int32_t i = 0; i < rank; ++i)
-    s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + (rank == 1 ? ",)" : ")");
-}
 
 /// The synopsis; with `full`, also the notes on grad and gradcheck (--help).
 void usage(bool full = false) {
@@ -64,11 +58,43 @@ void usage(bool full = false) {
                "       kiln-run gradcheck MODEL.kbin --input [NAME=]FILE ... --labels FILE\n"
                "                [--params FILE] [--entry NAME] [--samples N] [--epsilon E]\n"
                "                [--seed S] [--tolerance T] [--atol A] [--strict] [--verbose]\n"
-               "Arrays: .npy, .npz (one array per input, by name) or .safetensors.\n");
+               "       kiln-run fit MODEL.kbin --data PATH [DATA OPTIONS] [--epochs N] [--batch-size N]\n"
+               "                [--seed S] [--no-shuffle] [--validation-split F | --validation-data PATH\n"
+               "                [--validation-skip N] [--validation-limit N]]\n"
+               "                [--early-stopping MONITOR [--patience N] [--min-delta D] [--restore-best]]\n"
+               "                [--params FILE | --resume CHECKPOINT] [--save FILE] [--checkpoint FILE]\n"
+               "                [--history PREFIX] [--plot FILE.svg] [--json]\n"
+               "       kiln-run evaluate MODEL.kbin --data PATH [DATA OPTIONS] [--params FILE]\n"
+               "                [--batch-size N] [--json]\n"
+               "       kiln-run predict MODEL.kbin --data PATH [DATA OPTIONS] --output FILE [...]\n"
+               "Arrays: .npy, .npz (one array per input, by name) or .safetensors.\n"
+               "Data (--data): an MNIST IDX or CIFAR-10 folder, images,labels IDX files, x.npy,y.npy,\n"
+               "an .npz with x and y, a CIFAR-10 .bin batch or a .csv. DATA OPTIONS: --scale F,\n"
+               "--one-hot K, --label-column C, --no-header, --split train|test, --skip N, --limit N.\n");
   if (!full) {
-    std::fprintf(stderr, "kiln-run --help describes grad and gradcheck.\n");
+    std::fprintf(stderr, "kiln-run --help describes fit, evaluate, grad and gradcheck.\n");
     return;
   }
+  std::fprintf(stderr,
+               "\n"
+               "fit trains like Keras's model.fit: epochs, batch size, validation split and\n"
+               "shuffling default to the model file's fit(...); --epochs is the total (with\n"
+               "--resume, training continues at the checkpoint's epoch). Every sample is used\n"
+               "once per epoch (a last partial batch counts exactly). Progress goes to stdout\n"
+               "(stderr with --json, which prints one JSON object of the final metrics):\n"
+               "a bar redrawn in place on a terminal, else one line per epoch.\n"
+               "--early-stopping val_loss (or val_accuracy, loss, ...) stops after --patience\n"
+               "epochs (default 0) without an improvement of more than --min-delta;\n"
+               "--restore-best then keeps the best epoch's weights. --checkpoint FILE is\n"
+               "written atomically after every epoch (parameters, optimizer state, epoch);\n"
+               "--save FILE at the end, in the same format; --resume FILE continues from one.\n"
+               "--history PREFIX writes PREFIX.csv and PREFIX.json (one row / object per\n"
+               "epoch); --plot FILE.svg draws loss and accuracy per epoch.\n"
+               "evaluate prints the loss and metrics over every sample. predict --data runs\n"
+               "the model on a dataset's inputs (its labels are not used).\n"
+               "--skip N drops the first N samples, --limit N keeps N (after --skip):\n"
+               "--limit 8000 and --skip 8000 split a 10,000-sample set into train and test.\n"
+               "docs/training.md has the details.\n");
   std::fprintf(stderr,
                "\n"
                "grad and gradcheck run the entry point 'gradients' (default; or gradients_b<N>,\n"
@@ -98,73 +124,6 @@ void usage(bool full = false) {
                "Exit 0 when nothing but kinks exceeds the tolerance, 1 otherwise.\n");
 }
 
-/// Converts a numeric array to float32 (inputs may come as uint8 pixels, f64, ...).
-io::Expected<io::Array> toFloat32(io::Array array, const std::string &what) {
-  if (array.dtype() == io::DType::F32)
-    return array;
-  auto out = io::Array::uninitialized(io::DType::F32, array.shape());
-  if (!out)
-    return out;
-  float *dst = out->data<float>();
-  const uint8_t *src = array.bytes();
-  for (uint64_t i = 0; i < array.numElements(); ++i) {
-    switch (array.dtype()) {
-    case io::DType::F64: dst[i] = float(reinterpret_cast<const double *>(src)[i]); break;
-    case io::DType::U8: dst[i] = float(src[i]); break;
-    case io::DType::I32: dst[i] = float(reinterpret_cast<const int32_t *>(src)[i]); break;
-    case io::DType::I64: dst[i] = float(reinterpret_cast<const int64_t *>(src)[i]); break;
-    default:
-      return io::Error(what + ": arrays of " + io::dtypeName(array.dtype()) +
-                       " cannot be used as model inputs (expected float32 or an integer type)");
-    }
-  }
-  return out;
-}
-
-/// Converts class indices to int32: any integer type, or floats holding whole
-/// numbers, as long as every value fits exactly.
-io::Expected<io::Array> toInt32(io::Array array, const std::string &what) {
-  if (array.dtype() == io::DType::I32)
-    return array;
-  auto out = io::Array::uninitialized(io::DType::I32, array.shape());
-  if (!out)
-    return out;
-  int32_t *dst = out->data<int32_t>();
-  const uint8_t *src = array.bytes();
-  for (uint64_t i = 0; i < array.numElements(); ++i) {
-    double v;
-    switch (array.dtype()) {
-    case io::DType::Bool:
-    case io::DType::U8: v = src[i]; break;
-    case io::DType::I8: v = reinterpret_cast<const int8_t *>(src)[i]; break;
-    case io::DType::U16: v = reinterpret_cast<const uint16_t *>(src)[i]; break;
-    case io::DType::I16: v = reinterpret_cast<const int16_t *>(src)[i]; break;
-    case io::DType::U32: v = reinterpret_cast<const uint32_t *>(src)[i]; break;
-    case io::DType::I64: {
-      int64_t x = reinterpret_cast<const int64_t *>(src)[i];
-      v = x < INT32_MIN || x > INT32_MAX ? 1e300 : double(x);
-      break;
-    }
-    case io::DType::U64: {
-      uint64_t x = reinterpret_cast<const uint64_t *>(src)[i];
-      v = x > uint64_t(INT32_MAX) ? 1e300 : double(x);
-      break;
-    }
-    case io::DType::F32: v = reinterpret_cast<const float *>(src)[i]; break;
-    case io::DType::F64: v = reinterpret_cast<const double *>(src)[i]; break;
-    default:
-      return io::Error(what + ": arrays of " + io::dtypeName(array.dtype()) +
-                       " cannot be used as class indices (expected an integer type)");
-    }
-    if (!(v >= double(INT32_MIN) && v <= double(INT32_MAX)) || v != std::floor(v))
-      return io::Error(what + ": element " + std::to_string(i) + " (" + std::to_string(v) +
-                       ") of this " + io::dtypeName(array.dtype()) +
-                       " array is not a whole number that fits int32; the model takes int32 class "
-                       "indices");
-    dst[i] = int32_t(v);
-  }
-  return out;
-}
 
 int info(kiln_model *model) {
   const char *name = nullptr, *producer = nullptr;
@@ -196,45 +155,10 @@ int info(kiln_model *model) {
   return 0;
 }
 
-/// Sets every parameter found in `path` (by Keras name); all must exist.
-int loadParams(kiln_model *model, const std::string &path) {
-  auto arrays = io::readArrays(path);
-  if (!arrays)
-    return fail(arrays.message());
-  size_t count = 0, params = 0;
-  kiln_model_num_params(model, &params);
-  for (size_t i = 0; i < params; ++i) { // model weights; optimizer state is not expected
-    const kiln_param_info *p = nullptr;
-    if (kiln_model_param(model, i, &p) == KILN_OK && !p->is_state)
-      ++count;
-  }
-  size_t set = 0;
-  for (io::NamedArray &a : *arrays) {
-    const kiln_param_info *p = nullptr;
-    if (kiln_model_find_param(model, a.name.c_str(), &p) != KILN_OK)
-      return fail(path + ": '" + a.name + "' is not a parameter of the model (kiln-run info lists them)");
-    if (a.array.dtype() != io::DType::F32)
-      return fail(path + ": parameter '" + a.name + "' is " + io::dtypeName(a.array.dtype()) +
-                  ", the model needs float32");
-    std::vector<int64_t> want(p->tensor.shape, p->tensor.shape + p->tensor.rank);
-    if (a.array.shape() != want)
-      return fail(path + ": parameter '" + a.name + "' has shape " +
-                  io::formatShape(a.array.shape()) + ", the model needs " + io::formatShape(want) +
-                  " (Keras layout: Dense [in, out], Conv2D [kh, kw, in, out])");
-    if (kiln_model_set_param(model, a.name.c_str(), KILN_F32, a.array.bytes(),
-                             a.array.numElements()) != KILN_OK)
-      return fail(runtimeError(path + ": cannot set '" + a.name + "'"));
-    set += !p->is_state;
-  }
-  if (set < count)
-    std::fprintf(stderr, "kiln-run: note: %s sets %zu of %zu parameters; the others keep their "
-                         "initial values\n", path.c_str(), set, count);
-  return 0;
-}
 
 int predict(kiln_model *model, const std::string &entryName,
             const std::vector<std::string> &inputSpecs, const std::string &paramsPath,
-            const std::string &outputPath, const std::string &classesPath) {
+            const std::string &outputPath, const std::string &classesPath, const DataOptions *data) {
   // The entry point, or its batch specialisations <entry>_b<size>
   // (kilnc --batch-size=64,1), largest batch first.
   std::vector<const kiln_entry_info *> variants;
@@ -262,6 +186,18 @@ int predict(kiln_model *model, const std::string &entryName,
 
   // Gather one float32 array per model input, by name.
   std::map<std::string, io::Array> inputs;
+  if (data) { // a dataset's inputs (its labels are not used)
+    if (entry->num_inputs != 1)
+      return fail("--data feeds models with one input; this one has " + std::to_string(entry->num_inputs) +
+                  " (give --input NAME=FILE for each)");
+    auto loaded = loadData(*data);
+    if (!loaded)
+      return fail(loaded.message());
+    if (io::Status s = fitInputs(loaded->x, entry->inputs[0], data->path); !s)
+      return fail(s.message());
+    std::fprintf(stderr, "kiln-run: data: %s\n", loaded->description.c_str());
+    inputs.insert_or_assign(entry->inputs[0].name, std::move(loaded->x));
+  }
   for (const std::string &spec : inputSpecs) {
     std::string name, path = spec;
     if (size_t eq = spec.find('='); eq != std::string::npos && spec.find('/') > eq)
@@ -833,28 +769,6 @@ int gradcheck(kiln_model *model, const GradOptions &o) {
   return failed ? 1 : 0;
 }
 
-/// Parses a number option: a finite positive real, or (integer) a whole number >= minimum.
-bool parseNumber(const char *flag, const char *text, double &out) {
-  char *end = nullptr;
-  double v = std::strtod(text, &end);
-  if (end == text || *end || !std::isfinite(v) || v <= 0) {
-    fail(std::string(flag) + " needs a positive number, got '" + text + "'");
-    return false;
-  }
-  out = v;
-  return true;
-}
-bool parseInteger(const char *flag, const char *text, long long minimum, long long &out) {
-  char *end = nullptr;
-  errno = 0;
-  long long v = std::strtoll(text, &end, 10);
-  if (end == text || *end || errno || v < minimum) {
-    fail(std::string(flag) + " needs an integer >= " + std::to_string(minimum) + ", got '" + text + "'");
-    return false;
-  }
-  out = v;
-  return true;
-}
 
 } // namespace
 
@@ -865,31 +779,56 @@ int main(int argc, char **argv) {
     return help ? 0 : 1;
   }
   std::string command = argv[1], modelPath = argv[2];
-  if (command != "info" && command != "predict" && command != "grad" && command != "gradcheck")
+  if (command != "info" && command != "predict" && command != "grad" && command != "gradcheck" &&
+      command != "fit" && command != "evaluate")
     return usage(), fail("unknown command '" + command + "'");
   bool training = command == "grad" || command == "gradcheck";
   std::vector<std::string> inputSpecs;
   std::string paramsPath, outputPath, classesPath, entryName = training ? "gradients" : "predict";
   GradOptions grads;
+  FitCommand fits;
+  fits.modelPath = modelPath;
+  std::set<std::string> given;
   for (int i = 3; i < argc; ++i) {
     std::string arg = argv[i];
     // Options of each command; any other is refused by name.
+#define KILN_DATA_OPTIONS                                                                                      \
+  "--data", "--scale", "--one-hot", "--label-column", "--no-header", "--split", "--skip", "--limit"
     static const std::map<std::string, std::vector<std::string>> kOptions = {
         {"info", {}},
-        {"predict", {"--input", "--params", "--output", "--classes", "--entry"}},
+        {"predict", {"--input", "--params", "--output", "--classes", "--entry", KILN_DATA_OPTIONS}},
         {"grad", {"--input", "--labels", "--params", "--output", "--entry"}},
         {"gradcheck",
          {"--input", "--labels", "--params", "--entry", "--samples", "--epsilon", "--seed", "--tolerance", "--atol",
           "--strict", "--verbose"}},
+        {"fit",
+         {KILN_DATA_OPTIONS, "--epochs", "--batch-size", "--seed", "--no-shuffle", "--validation-split",
+          "--validation-data", "--validation-skip", "--validation-limit", "--early-stopping", "--patience",
+          "--min-delta", "--restore-best", "--params", "--save", "--checkpoint", "--resume", "--history", "--plot",
+          "--json"}},
+        {"evaluate", {KILN_DATA_OPTIONS, "--params", "--batch-size", "--json"}},
     };
+#undef KILN_DATA_OPTIONS
     const std::vector<std::string> &known = kOptions.at(command);
     if (std::find(known.begin(), known.end(), arg) == known.end()) {
       if (arg.rfind("--", 0) == 0)
         return fail("unknown option '" + arg + "' for " + command), usage(), 1;
       return fail("unexpected argument '" + arg + "'"), usage(), 1;
     }
+    given.insert(arg);
     if (arg == "--strict" || arg == "--verbose") {
       (arg == "--strict" ? grads.strict : grads.verbose) = true;
+      continue;
+    }
+    if (arg == "--no-shuffle" || arg == "--restore-best" || arg == "--json" || arg == "--no-header") {
+      if (arg == "--no-shuffle")
+        fits.noShuffle = true;
+      else if (arg == "--restore-best")
+        fits.restoreBest = true;
+      else if (arg == "--json")
+        fits.json = true;
+      else
+        fits.data.load.csvHeader = false;
       continue;
     }
     if (i + 1 >= argc)
@@ -916,19 +855,93 @@ int main(int argc, char **argv) {
     } else if (arg == "--seed") {
       if (!parseInteger("--seed", v, 0, integer))
         return 1;
-      grads.seed = uint64_t(integer);
+      grads.seed = fits.seed = uint64_t(integer);
+      fits.seedGiven = true;
     } else if (arg == "--epsilon" || arg == "--tolerance" || arg == "--atol") {
       if (!parseNumber(arg.c_str(), v, number))
         return 1;
       (arg == "--epsilon" ? grads.epsilon : arg == "--tolerance" ? grads.tolerance : grads.atol) = number;
     }
+    // Data (fit, evaluate, predict).
+    else if (arg == "--data")
+      fits.data.path = v;
+    else if (arg == "--scale") {
+      if (!parseNumber("--scale", v, number))
+        return 1;
+      fits.data.load.scale = number;
+    } else if (arg == "--one-hot") {
+      if (!parseInteger("--one-hot", v, 2, integer))
+        return 1;
+      fits.data.load.oneHot = integer;
+    } else if (arg == "--label-column")
+      fits.data.load.labelColumn = v;
+    else if (arg == "--split") {
+      if (std::string(v) != "train" && std::string(v) != "test")
+        return fail(std::string("--split needs 'train' or 'test', got '") + v + "'");
+      fits.data.load.split = v;
+    } else if (arg == "--skip" || arg == "--limit" || arg == "--validation-skip" || arg == "--validation-limit") {
+      bool skip = arg == "--skip" || arg == "--validation-skip";
+      if (!parseInteger(arg.c_str(), v, skip ? 0 : 1, integer))
+        return 1;
+      (arg == "--skip" ? fits.data.skip : arg == "--limit" ? fits.data.limit
+                                        : skip             ? fits.validationSkip
+                                                           : fits.validationLimit) = integer;
+    }
+    // fit.
+    else if (arg == "--epochs" || arg == "--batch-size" || arg == "--patience") {
+      if (!parseInteger(arg.c_str(), v, arg == "--patience" ? 0 : 1, integer))
+        return 1;
+      (arg == "--epochs" ? fits.epochs : arg == "--batch-size" ? fits.batchSize : fits.patience) = integer;
+    } else if (arg == "--validation-split") {
+      if (!parseReal("--validation-split", v, 0, 1, /*hiOpen=*/true, number))
+        return 1;
+      fits.validationSplit = number;
+    } else if (arg == "--min-delta") {
+      if (!parseReal("--min-delta", v, 0, HUGE_VAL, false, number))
+        return 1;
+      fits.minDelta = number;
+    } else if (arg == "--validation-data")
+      fits.validationPath = v;
+    else if (arg == "--early-stopping")
+      fits.monitor = v;
+    else if (arg == "--save")
+      fits.savePath = v;
+    else if (arg == "--checkpoint")
+      fits.checkpointPath = v;
+    else if (arg == "--resume")
+      fits.resumePath = v;
+    else if (arg == "--history")
+      fits.historyPrefix = v;
+    else if (arg == "--plot")
+      fits.plotPath = v;
   }
-  if (command == "predict" && (inputSpecs.empty() || outputPath.empty()))
-    return usage(), fail("predict needs --input and --output");
+  bool dataGiven = !fits.data.path.empty();
+  if (command == "predict") {
+    if (dataGiven && !inputSpecs.empty())
+      return usage(), fail("predict takes --input or --data, not both");
+    if ((inputSpecs.empty() && !dataGiven) || outputPath.empty())
+      return usage(), fail("predict needs --input (or --data) and --output");
+    for (const char *o : {"--scale", "--one-hot", "--label-column", "--no-header", "--split", "--skip", "--limit"})
+      if (given.count(o) && !dataGiven)
+        return fail(std::string(o) + " applies to --data");
+  }
   if (training && (inputSpecs.empty() || grads.labelsPath.empty()))
     return usage(), fail(command + " needs --input and --labels");
   if (command == "grad" && outputPath.empty())
     return usage(), fail("grad needs --output (a .safetensors file)");
+  if ((command == "fit" || command == "evaluate") && !dataGiven)
+    return usage(), fail(command + " needs --data PATH (an MNIST or CIFAR-10 folder, .npz, .csv, or x.npy,y.npy)");
+  if (command == "fit") {
+    for (const char *o : {"--patience", "--min-delta", "--restore-best"})
+      if (given.count(o) && fits.monitor.empty())
+        return fail(std::string(o) + " needs --early-stopping MONITOR (val_loss, val_accuracy, loss, ...)");
+    for (const char *o : {"--validation-skip", "--validation-limit"})
+      if (given.count(o) && fits.validationPath.empty())
+        return fail(std::string(o) + " needs --validation-data PATH");
+    if (given.count("--validation-split") && !fits.validationPath.empty())
+      return fail("give --validation-split or --validation-data, not both");
+  }
+  fits.paramsPath = paramsPath;
 
   kiln_model *model = nullptr;
   uint32_t flags = command == "info" ? KILN_LOAD_NO_CODE : KILN_LOAD_DEFAULT;
@@ -938,7 +951,12 @@ int main(int argc, char **argv) {
   if (command == "info") {
     rc = info(model);
   } else if (command == "predict") {
-    rc = predict(model, entryName, inputSpecs, paramsPath, outputPath, classesPath);
+    rc = predict(model, entryName, inputSpecs, paramsPath, outputPath, classesPath,
+                 dataGiven ? &fits.data : nullptr);
+  } else if (command == "fit") {
+    rc = fit(model, fits);
+  } else if (command == "evaluate") {
+    rc = evaluate(model, fits);
   } else {
     grads.entryName = entryName;
     grads.inputSpecs = inputSpecs;
