@@ -373,6 +373,115 @@ void trainExample(const ExampleRun &e, const TempDir &dir) {
   EXPECT_EQ(y->shape()[0], e.samples);
 }
 
+//===----------------------------------------------------------------------===//
+// The seed programs' accuracy targets (issue "Training from the command line")
+//===----------------------------------------------------------------------===//
+
+/// MNIST CNN: 5 epochs, batch 64, Adam, on the first 8,000 digits of the
+/// real data in data/mnist-10k; at least 96.5 % on the last 2,000.
+TEST(Accuracy, MnistCnnOnRealDigits) {
+  std::string data = std::string(KILN_SOURCE_DIR) + "/data/mnist-10k";
+  if (!exists(data + "/images-idx3-ubyte.gz"))
+    GTEST_SKIP() << "the real MNIST digits are not at " << data
+                 << " (the repository ships them; see data/mnist-10k/README.md)";
+  TempDir dir;
+  compile(example("mnist_cnn"), dir / "m.kbin", dir, "64,80");
+  auto start = std::chrono::steady_clock::now();
+  Split fit = runSplit({KILN_RUN, "fit", dir / "m.kbin", "--data", data, "--limit", "8000", "--epochs", "5",
+                        "--batch-size", "64", "--seed", "1", "--save", dir / "w.safetensors", "--json"},
+                       dir);
+  ASSERT_EQ(fit.status, 0) << fit.all();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  Split eval = runSplit({KILN_RUN, "evaluate", dir / "m.kbin", "--data", data, "--skip", "8000", "--batch-size",
+                         "80", "--params", dir / "w.safetensors", "--json"},
+                        dir);
+  ASSERT_EQ(eval.status, 0) << eval.all();
+  std::map<std::string, double> m = parseJsonObject(eval.out);
+  std::printf("MNIST CNN: 5 epochs on 8,000 digits in %.0f s; test accuracy %.4f, loss %.4f\n", seconds,
+              m["accuracy"], m["loss"]);
+  EXPECT_GE(m["accuracy"], 0.965) << eval.out;
+}
+
+/// Binary classifier: 1,000 points of two classes from a make_classification
+/// style generator (two unit-variance Gaussian clusters per class around
+/// vertices of the square [-1, 1]^2, as scikit-learn places them with
+/// class_sep = 1), an 80/20 split; at least 80 % on the held-out 20 %.
+TEST(Accuracy, BinaryClassifierHeldOut) {
+  TempDir dir;
+  std::mt19937 rng(42);
+  std::normal_distribution<float> gauss(0, 1);
+  const float vertices[4][2] = {{1, 1}, {-1, -1}, {1, -1}, {-1, 1}};
+  // Class 0 around (1, 1) and (1, -1); class 1 around (-1, -1) and (-1, 1).
+  const int clusters[2][2] = {{0, 2}, {1, 3}};
+  auto write = [&](const std::string &path, int n) {
+    std::vector<float> x(size_t(n) * 2), y(n);
+    for (int i = 0; i < n; ++i) {
+      int cls = int(rng() % 2), v = clusters[cls][rng() % 2];
+      x[2 * i] = vertices[v][0] + gauss(rng);
+      x[2 * i + 1] = vertices[v][1] + gauss(rng);
+      y[i] = float(cls);
+    }
+    io::ArrayList arrays;
+    arrays.push_back({"x", *io::Array::fromValues<float>({n, 2}, x)});
+    arrays.push_back({"y", *io::Array::fromValues<float>({n, 1}, y)});
+    ASSERT_TRUE(io::writeNpz(path, arrays).ok());
+  };
+  write(dir / "train.npz", 800);
+  write(dir / "test.npz", 200);
+  compile(example("binary_classifier"), dir / "m.kbin", dir, "32");
+  // The model file's fit(epochs=10, batch_size=32, validation_split=0.1).
+  Split fit = runSplit({KILN_RUN, "fit", dir / "m.kbin", "--data", dir / "train.npz", "--seed", "1", "--save",
+                        dir / "w.safetensors", "--json"},
+                       dir);
+  ASSERT_EQ(fit.status, 0) << fit.all();
+  Split eval = runSplit({KILN_RUN, "evaluate", dir / "m.kbin", "--data", dir / "test.npz", "--params",
+                         dir / "w.safetensors", "--json"},
+                        dir);
+  ASSERT_EQ(eval.status, 0) << eval.all();
+  std::map<std::string, double> m = parseJsonObject(eval.out);
+  std::printf("binary classifier: held-out accuracy %.4f\n", m["accuracy"]);
+  EXPECT_GE(m["accuracy"], 0.80) << eval.out;
+}
+
+/// Linear regression: 100 points, x uniform in [0, 1), y = 2x + 1 + N(0, 1);
+/// after the model file's 100 epochs of SGD(0.1), the training MSE is within
+/// 10 % of the least-squares optimum of the same data.
+TEST(Accuracy, LinearRegressionNearLeastSquares) {
+  TempDir dir;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(0, 1);
+  std::normal_distribution<float> noise(0, 1);
+  const int n = 100;
+  std::vector<float> x(n), y(n);
+  double sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (int i = 0; i < n; ++i) {
+    x[i] = u(rng);
+    y[i] = 2 * x[i] + 1 + noise(rng);
+    sx += x[i], sy += y[i], sxx += double(x[i]) * x[i], sxy += double(x[i]) * y[i];
+  }
+  double slope = (n * sxy - sx * sy) / (n * sxx - sx * sx), intercept = (sy - slope * sx) / n;
+  double optimum = 0;
+  for (int i = 0; i < n; ++i)
+    optimum += std::pow(y[i] - (slope * x[i] + intercept), 2) / n;
+  io::ArrayList arrays;
+  arrays.push_back({"x", *io::Array::fromValues<float>({n, 1}, x)});
+  arrays.push_back({"y", *io::Array::fromValues<float>({n, 1}, y)});
+  ASSERT_TRUE(io::writeNpz(dir / "line.npz", arrays).ok());
+  compile(example("linear_regression"), dir / "m.kbin", dir, "32");
+  Split fit = runSplit({KILN_RUN, "fit", dir / "m.kbin", "--data", dir / "line.npz", "--seed", "1", "--save",
+                        dir / "w.safetensors", "--json"},
+                       dir);
+  ASSERT_EQ(fit.status, 0) << fit.all();
+  Split eval = runSplit({KILN_RUN, "evaluate", dir / "m.kbin", "--data", dir / "line.npz", "--params",
+                         dir / "w.safetensors", "--json"},
+                        dir);
+  ASSERT_EQ(eval.status, 0) << eval.all();
+  double mse = parseJsonObject(eval.out)["loss"];
+  std::printf("linear regression: training MSE %.4f, least-squares optimum %.4f (w %.3f, b %.3f)\n", mse, optimum,
+              slope, intercept);
+  EXPECT_LE(mse, 1.10 * optimum);
+}
+
 } // namespace
 
 TEST(Fit, MnistCnnOnIdxFiles) {
