@@ -11,6 +11,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 #include <dlfcn.h>
+#include <gtest/gtest.h>
 
 using namespace mlir;
 using namespace kiln;
@@ -104,6 +105,10 @@ std::vector<Tensor> test::runCompiled(const Compiled &c, const std::vector<Tenso
   if (!found)
     return {};
   const EntrySignature &e = *found;
+  if (inputs.size() != e.inputs.size()) {
+    ADD_FAILURE() << e.name << " takes " << e.inputs.size() << " inputs, got " << inputs.size();
+    return {};
+  }
   auto entry = reinterpret_cast<void (*)(void **)>(dlsym(c.handle, ("kiln_" + e.symbol).c_str()));
   if (!entry)
     return {};

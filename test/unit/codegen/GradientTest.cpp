@@ -574,11 +574,14 @@ void checkTrajectory(const std::string &optimizer, const std::string &referenceA
     }
     writeRaw(d + "/x_" + std::to_string(k) + ".bin", x.data.data(), x.data.size() * 4);
     writeRaw(d + "/y_" + std::to_string(k) + ".bin", labels.data(), labels.size() * 4);
-    batches.push_back({x, y});
+    batches.push_back({x, y, Tensor{{}, {float(kBatch)}}}); // input, labels, samples
   }
   std::vector<double> losses;
-  for (int s = 0; s < kSteps; ++s)
-    losses.push_back(test::runCompiled(run.c, batches[s % kBatches], run.params, "train_step").at(0).data[0]);
+  for (int s = 0; s < kSteps; ++s) {
+    std::vector<Tensor> out = test::runCompiled(run.c, batches[s % kBatches], run.params, "train_step");
+    ASSERT_FALSE(out.empty());
+    losses.push_back(out[0].data[0]);
+  }
 
   std::string cmd = KILN_PYTHON3 " " + std::string(KILN_SOURCE_DIR) + "/test/reference/keras_reference.py " + d + " " +
                     referenceArgs;
