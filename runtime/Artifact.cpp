@@ -49,16 +49,6 @@ struct Budget {
   }
 };
 
-std::string shapeString(const std::vector<int64_t> &shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i)
-      s += ", ";
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
-}
-
 /// A name from the artifact: present, non-empty, no NUL inside (names are
 /// handed out as C strings).
 kiln_status readName(const flatbuffers::String *s, const std::string &what, std::string &out, Budget &budget) {
@@ -121,7 +111,7 @@ kiln_status readShape(const flatbuffers::Vector<int64_t> *shape, kiln_dtype dtyp
         out.shape.push_back(shape->Get(j));
       return fail(KILN_ERR_INVALID_ARTIFACT,
                   "invalid .kbin: %s has shape %s, more than the limit of %llu bytes per tensor",
-                  what.c_str(), shapeString(out.shape).c_str(),
+                  what.c_str(), shapeText(out.shape).c_str(),
                   static_cast<unsigned long long>(KILN_MAX_TENSOR_BYTES));
     }
     n *= static_cast<uint64_t>(d);
@@ -346,12 +336,12 @@ kiln_status readArtifact(const uint8_t *data, size_t size, uint32_t flags, Artif
     size_t have = p->data() ? p->data()->size() : 0;
     if (!p->data())
       return fail(KILN_ERR_INVALID_ARTIFACT, "invalid .kbin: %s has no data (expected %zu bytes for %s x %s)",
-                  named.c_str(), d.tensor.byteSize, shapeString(d.tensor.shape).c_str(),
+                  named.c_str(), d.tensor.byteSize, shapeText(d.tensor.shape).c_str(),
                   kiln_dtype_name(dtype));
     if (have != d.tensor.byteSize)
       return fail(KILN_ERR_INVALID_ARTIFACT,
                   "invalid .kbin: %s has %zu bytes of data, expected %zu (shape %s x %s)", named.c_str(),
-                  have, d.tensor.byteSize, shapeString(d.tensor.shape).c_str(), kiln_dtype_name(dtype));
+                  have, d.tensor.byteSize, shapeText(d.tensor.shape).c_str(), kiln_dtype_name(dtype));
     // A state entry is copied twice: its current value and its initial one
     // (kept for kiln_model_reset_state).
     if (!budget.spend(d.tensor.byteSize) || (d.state && !budget.spend(d.tensor.byteSize)))

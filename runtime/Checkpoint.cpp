@@ -351,16 +351,6 @@ void appendJsonString(std::string &out, const std::string &s) {
 
 const char *safetensorsDType(kiln_dtype d) { return d == KILN_I32 ? "I32" : "F32"; }
 
-std::string shapeText(const std::vector<int64_t> &shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i)
-      s += ", ";
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
-}
-
 /// "." for "file", "a/b" for "a/b/file", "/" for "/file".
 std::string directoryOf(const std::string &path) {
   size_t slash = path.find_last_of('/');

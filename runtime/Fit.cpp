@@ -36,23 +36,6 @@ namespace {
 
 constexpr int kMaxName = kMaxNameInMessage;
 
-template <typename Enum> int rawValue(const Enum *e) {
-  static_assert(sizeof(Enum) == sizeof(int), "C enums are int-sized here");
-  int v;
-  std::memcpy(&v, e, sizeof v);
-  return v;
-}
-
-std::string shapeText(const int64_t *shape, size_t rank) {
-  std::string s = "[";
-  for (size_t i = 0; i < rank; ++i) {
-    if (i)
-      s += ", ";
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
-}
-
 double now() {
   timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
@@ -146,7 +129,7 @@ kiln_status findSlots(const char *fn, const EntryDesc &e, bool training, Slots &
   const TensorDesc &x = e.inputs[static_cast<size_t>(out.x)];
   if (x.shape.empty() || x.shape[0] != e.batchSize)
     return fail(KILN_ERR_UNSUPPORTED, "%s: input '%.*s' of '%.*s' has shape %s: no batch dimension of %lld", fn,
-                kMaxName, x.name.c_str(), kMaxName, e.name.c_str(), shapeText(x.shape.data(), x.shape.size()).c_str(),
+                kMaxName, x.name.c_str(), kMaxName, e.name.c_str(), shapeText(x.shape).c_str(),
                 static_cast<long long>(e.batchSize));
   if (training) {
     if (out.labels < 0)

@@ -32,6 +32,20 @@ const char *lastError();
 /// At most this many bytes of an untrusted or user string go into a message.
 constexpr int kMaxNameInMessage = 200;
 
+/// "[2, 3]": a shape as messages print it.
+std::string shapeText(const int64_t *shape, size_t rank);
+inline std::string shapeText(const std::vector<int64_t> &shape) { return shapeText(shape.data(), shape.size()); }
+
+/// The value of an enum argument as passed by a C caller: any int. (Loading
+/// an out-of-range value through the C++ enum type would be undefined.)
+/// Takes the argument's address: copying it by value would be such a load.
+template <typename Enum> int rawValue(const Enum *e) {
+  static_assert(sizeof(Enum) == sizeof(int), "C enums are int-sized here");
+  int v;
+  __builtin_memcpy(&v, e, sizeof v);
+  return v;
+}
+
 //===--- aligned memory ----------------------------------------------------===//
 
 constexpr size_t kAlignment = 64;

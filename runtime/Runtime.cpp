@@ -22,28 +22,8 @@ namespace {
 
 constexpr int kMaxName = kMaxNameInMessage;
 
-/// The value of an enum argument as passed by a C caller: any int. (Loading
-/// an out-of-range value through the C++ enum type would be undefined.)
-/// Takes the argument's address: copying it by value would be such a load.
-template <typename Enum> int rawValue(const Enum *e) {
-  static_assert(sizeof(Enum) == sizeof(int), "C enums are int-sized here");
-  int v;
-  std::memcpy(&v, e, sizeof v);
-  return v;
-}
-
-std::string shapeString(const int64_t *shape, int32_t rank) {
-  std::string s = "[";
-  for (int32_t i = 0; i < rank; ++i) {
-    if (i)
-      s += ", ";
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
-}
-
 std::string describe(const kiln_tensor_info &t) {
-  return shapeString(t.shape, t.rank) + " x " + kiln_dtype_name(t.dtype);
+  return shapeText(t.shape, static_cast<size_t>(t.rank)) + " x " + kiln_dtype_name(t.dtype);
 }
 
 /// "a, b, c" (at most 8 names, then "...").
@@ -212,8 +192,8 @@ kiln_status checkInput(const char *fn, const kiln_session *s, const kiln_tensor_
       return fail(KILN_ERR_INVALID_ARGUMENT, "%s: invalid rank %d (input '%.*s')", fn, rank, kMaxName, t.name);
     if (rank != t.rank || std::memcmp(shape, t.shape, sizeof(int64_t) * static_cast<size_t>(rank)) != 0)
       return fail(KILN_ERR_INVALID_ARGUMENT, "%s: input '%.*s' of '%.*s' has shape %s, got %s", fn, kMaxName,
-                  t.name, kMaxName, entry, shapeString(t.shape, t.rank).c_str(),
-                  shapeString(shape, rank).c_str());
+                  t.name, kMaxName, entry, shapeText(t.shape, static_cast<size_t>(t.rank)).c_str(),
+                  shapeText(shape, static_cast<size_t>(rank)).c_str());
   }
   if (byteSize != t.byte_size)
     return fail(KILN_ERR_INVALID_ARGUMENT, "%s: input '%.*s' of '%.*s' is %zu bytes (%s), got %zu", fn, kMaxName,

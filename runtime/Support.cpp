@@ -50,6 +50,16 @@ kiln_status ok() {
 
 const char *lastError() { return tMessage; }
 
+std::string shapeText(const int64_t *shape, size_t rank) {
+  std::string s = "[";
+  for (size_t i = 0; i < rank; ++i) {
+    if (i)
+      s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
 //===--- aligned memory ----------------------------------------------------===//
 
 AlignedBuffer &AlignedBuffer::operator=(AlignedBuffer &&other) noexcept {
