@@ -556,15 +556,23 @@ int prepareGradRun(kiln_model *model, const GradOptions &o, GradRun &run) {
   return 0;
 }
 
-int grad(kiln_model *model, const GradOptions &o) {
+/// --params, the session of the gradients entry, and its first run: what
+/// grad and gradcheck both start with.
+int startGradRun(kiln_model *model, const GradOptions &o, GradRun &run) {
   if (!o.paramsPath.empty())
     if (int rc = loadParams(model, o.paramsPath))
       return rc;
-  GradRun run;
   if (int rc = prepareGradRun(model, o, run))
     return rc;
   if (kiln_session_run(run.session) != KILN_OK)
     return fail(runtimeError("run"));
+  return 0;
+}
+
+int grad(kiln_model *model, const GradOptions &o) {
+  GradRun run;
+  if (int rc = startGradRun(model, o, run))
+    return rc;
   const kiln_entry_info *e = run.entry;
   std::vector<io::NamedArrayRef> tensors;
   for (size_t k = 0; k < e->num_outputs; ++k) {
@@ -591,14 +599,9 @@ int grad(kiln_model *model, const GradOptions &o) {
 constexpr double kNoiseUlps = 4;
 
 int gradcheck(kiln_model *model, const GradOptions &o) {
-  if (!o.paramsPath.empty())
-    if (int rc = loadParams(model, o.paramsPath))
-      return rc;
   GradRun run;
-  if (int rc = prepareGradRun(model, o, run))
+  if (int rc = startGradRun(model, o, run))
     return rc;
-  if (kiln_session_run(run.session) != KILN_OK)
-    return fail(runtimeError("run"));
   float loss0 = 0;
   run.loss(loss0);
   const kiln_entry_info *e = run.entry;
