@@ -360,6 +360,13 @@ struct Conv2DLowering : OpConversionPattern<Conv2DOp> {
   }
 };
 
+/// The padding before the first element of spatial dim `d` (0 or 1) of a
+/// window op from `input` to `output` (both NHWC), as the forward op pads.
+int64_t padBefore(ArrayRef<int64_t> input, ArrayRef<int64_t> output, ArrayRef<int64_t> window,
+                  ArrayRef<int64_t> strides, bool same, int d) {
+  return same ? samePadBefore(input[1 + d], output[1 + d], window[d], strides[d]) : 0;
+}
+
 /// Divides `sums` (NHWC, the result of a pool over `input`) by the number of
 /// real (unpadded) input elements under each window, known at compile time:
 /// a [OH, OW] constant.
@@ -374,8 +381,7 @@ Value divideByWindowCounts(OpBuilder &b, Location loc, Value sums, RankedTensorT
       int64_t c = 1;
       for (int d = 0; d < 2; ++d) {
         int64_t in = input.getDimSize(1 + d), pos = d == 0 ? i : j;
-        int64_t padLow = same ? samePadBefore(in, result.getDimSize(1 + d), window[d], strides[d]) : 0;
-        int64_t start = pos * strides[d] - padLow;
+        int64_t start = pos * strides[d] - padBefore(input.getShape(), result.getShape(), window, strides, same, d);
         int64_t lo = std::max<int64_t>(start, 0), hi = std::min(start + window[d], in);
         c *= std::max<int64_t>(hi - lo, 1);
       }
@@ -435,13 +441,6 @@ struct PoolLowering : OpConversionPattern<OpT> {
 // linalg.generic that gathers, for every input position, the contributions of
 // the windows that read it, with the window arithmetic spelled out in the body.
 //===----------------------------------------------------------------------===//
-
-/// The padding before the first element of spatial dim `d` (0 or 1) of a
-/// window op from `input` to `output` (both NHWC), as the forward op pads.
-int64_t padBefore(ArrayRef<int64_t> input, ArrayRef<int64_t> output, ArrayRef<int64_t> window,
-                  ArrayRef<int64_t> strides, bool same, int d) {
-  return same ? samePadBefore(input[1 + d], output[1 + d], window[d], strides[d]) : 0;
-}
 
 /// A window op reads input position i = o * stride + k - pad for output
 /// position o and window offset k. Given i and k (index values), the output
