@@ -232,6 +232,22 @@ static LogicalResult checkPositivePair(const Infer &in, ArrayRef<int64_t> v, Str
   return success();
 }
 
+/// The NHWC result shape of a window sweep (conv2d, pooling) over `xs` with
+/// `channels` output channels; `what` names the window in messages.
+static FailureOr<SmallVector<int64_t>> windowResultShape(const Infer &in, ArrayRef<int64_t> xs,
+                                                         ArrayRef<int64_t> window,
+                                                         ArrayRef<int64_t> strides, bool same,
+                                                         int64_t channels, StringRef what) {
+  SmallVector<int64_t> shape{xs[0], 0, 0, channels};
+  for (int i = 0; i < 2; ++i) {
+    auto d = windowOut(in, xs[1 + i], window[i], strides[i], same, what, i);
+    if (failed(d))
+      return failure();
+    shape[1 + i] = *d;
+  }
+  return shape;
+}
+
 LogicalResult Conv2DOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
                                          ValueRange operands, DictionaryAttr attrs,
                                          OpaqueProperties props, RegionRange,
@@ -258,14 +274,10 @@ LogicalResult Conv2DOp::inferReturnTypes(MLIRContext *ctx, std::optional<Locatio
                    str(*w) + " expects " + Twine(ws[2]));
   if (ws[0] == 0 || ws[1] == 0)
     return in.fail("conv2d kernel " + str(*w) + " has an empty window");
-  SmallVector<int64_t> shape{xs[0], 0, 0, ws[3]};
-  for (int i = 0; i < 2; ++i) {
-    auto d = windowOut(in, xs[1 + i], ws[i], adaptor.getStrides()[i], same, "kernel", i);
-    if (failed(d))
-      return failure();
-    shape[1 + i] = *d;
-  }
-  return push(makeTensor(in, shape, x->getElementType()), out);
+  auto shape = windowResultShape(in, xs, ws.take_front(2), adaptor.getStrides(), same, ws[3], "kernel");
+  if (failed(shape))
+    return failure();
+  return push(makeTensor(in, *shape, x->getElementType()), out);
 }
 
 template <typename OpT>
@@ -287,15 +299,11 @@ static LogicalResult inferPool(MLIRContext *ctx, std::optional<Location> loc,
       failed(checkPadding(in, adaptor.getPadding(), same)))
     return failure();
   ArrayRef<int64_t> xs = x->getShape();
-  SmallVector<int64_t> shape{xs[0], 0, 0, xs[3]};
-  for (int i = 0; i < 2; ++i) {
-    auto d = windowOut(in, xs[1 + i], adaptor.getPoolSize()[i], adaptor.getStrides()[i], same,
-                       "pooling window", i);
-    if (failed(d))
-      return failure();
-    shape[1 + i] = *d;
-  }
-  return push(makeTensor(in, shape, x->getElementType()), out);
+  auto shape = windowResultShape(in, xs, adaptor.getPoolSize(), adaptor.getStrides(), same, xs[3],
+                                 "pooling window");
+  if (failed(shape))
+    return failure();
+  return push(makeTensor(in, *shape, x->getElementType()), out);
 }
 
 LogicalResult MaxPool2DOp::inferReturnTypes(MLIRContext *ctx, std::optional<Location> loc,
@@ -665,16 +673,12 @@ static LogicalResult checkWindowGrad(const Infer &in, ArrayRef<int64_t> xs, Arra
     return failure();
   if (xs.size() != 4)
     return in.fail("expected an NHWC shape of rank 4, got " + dimsStr(xs));
-  SmallVector<int64_t> shape{xs[0], 0, 0, channels};
-  for (int i = 0; i < 2; ++i) {
-    auto d = windowOut(in, xs[1 + i], window[i], strides[i], same, "window", i);
-    if (failed(d))
-      return failure();
-    shape[1 + i] = *d;
-  }
-  if (failed(verifyCompatibleShape(shape, grad.getShape())))
+  auto shape = windowResultShape(in, xs, window, strides, same, channels, "window");
+  if (failed(shape))
+    return failure();
+  if (failed(verifyCompatibleShape(*shape, grad.getShape())))
     return in.fail("gradient " + str(grad) + " does not match the forward result shape " +
-                   dimsStr(shape));
+                   dimsStr(*shape));
   return success();
 }
 
