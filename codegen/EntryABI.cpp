@@ -228,7 +228,7 @@ struct PlanScratch : kiln::impl::PlanScratchBase<PlanScratch> {
     };
     SmallVector<Slot> placed;
     SmallVector<int64_t> offsets;
-    int64_t total = 0;
+    int64_t total = 0, unshared = 0;
     for (memref::AllocOp alloc : allocs) {
       MemRefType type = alloc.getType();
       if (!type.hasStaticShape() || !type.getLayout().isIdentity())
@@ -249,6 +249,7 @@ struct PlanScratch : kiln::impl::PlanScratchBase<PlanScratch> {
         if (offset + bytes > s.offset && offset < s.offset + s.bytes)
           offset = std::max(offset, s.offset + s.bytes);
       placed.push_back(Slot{offset, bytes, end});
+      unshared += bytes;
       offsets.push_back(offset);
       total = std::max(total, offset + bytes);
     }
@@ -258,7 +259,10 @@ struct PlanScratch : kiln::impl::PlanScratchBase<PlanScratch> {
     unsigned index = func.getNumArguments();
     func.insertArgument(index, scratchType, attrs.getDictionary(&getContext()), func.getLoc());
     Value scratch = func.getArgument(index);
-    func->setAttr("kiln.scratch_bytes", IntegerAttr::get(IntegerType::get(&getContext(), 64), total));
+    auto i64 = IntegerType::get(&getContext(), 64);
+    func->setAttr("kiln.scratch_bytes", IntegerAttr::get(i64, total));
+    // What the buffers would take without sharing (kilnc --stats).
+    func->setAttr("kiln.buffer_bytes", IntegerAttr::get(i64, unshared));
 
     for (auto [alloc, offset] : llvm::zip(allocs, offsets)) {
       OpBuilder b(alloc);

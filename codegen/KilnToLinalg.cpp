@@ -305,6 +305,12 @@ struct SoftmaxLowering : OpConversionPattern<OpT> {
   }
 };
 
+SmallVector<utils::IteratorType> iterators(int parallel, int reduction) {
+  SmallVector<utils::IteratorType> it(parallel, utils::IteratorType::parallel);
+  it.append(reduction, utils::IteratorType::reduction);
+  return it;
+}
+
 struct MatMulLowering : OpConversionPattern<MatMulOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(MatMulOp op, OpAdaptor adaptor,
@@ -314,6 +320,39 @@ struct MatMulLowering : OpConversionPattern<MatMulOp> {
     RankedTensorType ta = tensorType(a), tb = tensorType(b);
     auto result = llvm::cast<RankedTensorType>(op.getType());
     Type f = result.getElementType();
+    bool tA = op.getTransposeLhs(), tB = op.getTransposeRhs();
+    if ((tA || tB) && ta.getRank() == 2 && tb.getRank() == 2) {
+      // A transposed operand layout is read through the indexing map:
+      // (m, n, k) -> (k, m) or (n, k) instead of (m, k) or (k, n).
+      MLIRContext *ctx = rw.getContext();
+      AffineExpr m = rw.getAffineDimExpr(0), n = rw.getAffineDimExpr(1),
+                 k = rw.getAffineDimExpr(2);
+      SmallVector<AffineMap> maps = {AffineMap::get(3, 0, tA ? ArrayRef{k, m} : ArrayRef{m, k}, ctx),
+                                     AffineMap::get(3, 0, tB ? ArrayRef{n, k} : ArrayRef{k, n}, ctx),
+                                     AffineMap::get(3, 0, {m, n}, ctx)};
+      auto generic = rw.create<linalg::GenericOp>(
+          loc, result, ValueRange{a, b}, ValueRange{filled(rw, loc, result, 0.0)}, maps,
+          iterators(2, 1), [](OpBuilder &nb, Location l, ValueRange args) {
+            Value p = nb.create<arith::MulFOp>(l, args[0], args[1]);
+            nb.create<linalg::YieldOp>(l, ValueRange{nb.create<arith::AddFOp>(l, args[2], p)});
+          });
+      rw.replaceOp(op, generic.getResult(0));
+      return success();
+    }
+    // Other ranks: materialise the transposed operand.
+    auto swapLast = [&](Value v) {
+      RankedTensorType t = tensorType(v);
+      SmallVector<int64_t> perm = llvm::to_vector(llvm::seq<int64_t>(0, t.getRank()));
+      std::swap(perm[t.getRank() - 1], perm[t.getRank() - 2]);
+      SmallVector<int64_t> shape(t.getShape());
+      std::swap(shape[t.getRank() - 1], shape[t.getRank() - 2]);
+      Value init = rw.create<tensor::EmptyOp>(loc, shape, t.getElementType());
+      return rw.create<linalg::TransposeOp>(loc, v, init, perm).getResult()[0];
+    };
+    if (tA)
+      ta = tensorType(a = swapLast(a));
+    if (tB)
+      tb = tensorType(b = swapLast(b));
     int64_t m = ta.getDimSize(ta.getRank() - 2), k = ta.getShape().back(),
             n = tb.getShape().back();
     Value r;
@@ -462,12 +501,6 @@ std::pair<Value, Value> windowAt(OpBuilder &b, Location l, Value i, Value k, int
 
 AffineMap dimsMap(MLIRContext *ctx, unsigned numDims, ArrayRef<AffineExpr> exprs) {
   return AffineMap::get(numDims, 0, exprs, ctx);
-}
-
-SmallVector<utils::IteratorType> iterators(int parallel, int reduction) {
-  SmallVector<utils::IteratorType> it(parallel, utils::IteratorType::parallel);
-  it.append(reduction, utils::IteratorType::reduction);
-  return it;
 }
 
 /// Over input positions (n, ih, iw, c) and window offsets (kh, kw): the sum of

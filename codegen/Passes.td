@@ -4,6 +4,17 @@
 
 include "mlir/Pass/PassBase.td"
 
+def OutlineKernels : Pass<"kiln-outline-kernels", "::mlir::ModuleOp"> {
+  let summary = "Turn each kiln.fusion into a private kernel function called by its entry point";
+  let description = [{
+    `@<entry>__k<i>_<kind>`, tagged `kiln.kernel`, in the order of the groups.
+    Lowering each kernel on its own scopes loop fusion
+    (linalg-fuse-elementwise-ops) to the group kiln-fuse chose; the kernels
+    are inlined back into their entry point after bufferization.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
 def KilnToLinalg : Pass<"kiln-to-linalg", "::mlir::func::FuncOp"> {
   let summary = "Lower kiln ops to linalg / tensor / arith / math on tensors";
   let description = [{
@@ -16,6 +27,17 @@ def KilnToLinalg : Pass<"kiln-to-linalg", "::mlir::func::FuncOp"> {
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
                            "::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
+}
+
+def FuseLoops : Pass<"kiln-fuse-loops", "::mlir::func::FuncOp"> {
+  let summary = "Merge the linalg ops of each kernel function into as few loop nests as possible";
+  let description = [{
+    Runs MLIR's linalg elementwise-op fusion inside functions tagged
+    `kiln.kernel` only (a producer with one use goes into its consumer), so
+    each kiln.fusion group of elementwise ops, or of elementwise ops feeding
+    a reduction, becomes one loop nest. Entry points are untouched.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
 def ParamsToArguments : Pass<"kiln-params-to-arguments", "::mlir::ModuleOp"> {
@@ -67,7 +89,8 @@ def PlanScratch : Pass<"kiln-plan-scratch", "::mlir::ModuleOp"> {
   let description = [{
     After bufferization, replaces each static `memref.alloc` of a function by a
     `memref.view` into a new last argument, `memref<Nxi8>`, at 64-byte aligned
-    offsets, and records N as `kiln.scratch_bytes` on the function. No
+    offsets, and records N as `kiln.scratch_bytes` on the function (and the
+    sum of all buffers, unshared, as `kiln.buffer_bytes`, for kilnc --stats). No
     allocation is left inside an entry point. Buffers whose lifetimes (from
     the allocation to the last use of the buffer or of a view of it) do not
     overlap share bytes: first fit, in program order.

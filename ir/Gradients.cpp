@@ -168,13 +168,16 @@ LogicalResult LogSoftmaxOp::buildGradients(OpBuilder &b, Value g, ArrayRef<bool>
 LogicalResult MatMulOp::buildGradients(OpBuilder &b, Value g, ArrayRef<bool> needed,
                                        SmallVectorImpl<Value> &out) {
   GradBuilder gb(b, *this);
-  Value a = getLhs(), w = getRhs();
-  int64_t ra = gb.rank(a), rw = gb.rank(w);
   auto swapLast = [&](Value v) {
     SmallVector<int64_t> perm = llvm::to_vector(llvm::seq<int64_t>(0, gb.rank(v)));
     std::swap(perm[perm.size() - 1], perm[perm.size() - 2]);
     return gb.transpose(v, perm);
   };
+  // The rule is written for the logical operands; a transposed layout gets
+  // its gradient transposed back (kiln-assign-layouts folds both again).
+  Value a = getTransposeLhs() ? swapLast(getLhs()) : getLhs();
+  Value w = getTransposeRhs() ? swapLast(getRhs()) : getRhs();
+  int64_t ra = gb.rank(a), rw = gb.rank(w);
   out.assign(2, Value());
   if (needed[0]) // [.., M, N] x [.., N, K]
     out[0] = gb.make<MatMulOp>({g, swapLast(w)});
@@ -188,6 +191,10 @@ LogicalResult MatMulOp::buildGradients(OpBuilder &b, Value g, ArrayRef<bool> nee
       out[1] = gb.make<MatMulOp>({swapLast(a), g});
     }
   }
+  if (out[0] && getTransposeLhs())
+    out[0] = swapLast(out[0]);
+  if (out[1] && getTransposeRhs())
+    out[1] = swapLast(out[1]);
   return finish(gb);
 }
 

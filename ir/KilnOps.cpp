@@ -162,3 +162,19 @@ LogicalResult TrainingOp::verify() {
     return emitOpError("from_logits applies only to cross-entropy losses, not ") << getLoss();
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// kiln.fusion
+//===----------------------------------------------------------------------===//
+
+LogicalResult FusionOp::verify() {
+  Block &body = getBody().front();
+  if (body.getArgumentTypes() != getInputs().getTypes())
+    return emitOpError("block arguments must match the inputs' types");
+  auto yield = llvm::dyn_cast<YieldOp>(body.getTerminator());
+  if (!yield)
+    return emitOpError("body must end in kiln.yield");
+  if (yield.getValues().getTypes() != getResultTypes())
+    return emitOpError("kiln.yield must give the results' types");
+  return success();
+}

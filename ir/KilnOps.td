@@ -22,6 +22,7 @@ include "mlir/IR/CommonAttrConstraints.td"
 include "mlir/IR/SymbolInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/Interfaces/ControlFlowInterfaces.td"
 
 def Kiln_Dialect : Dialect {
   let name = "kiln";
@@ -132,6 +133,7 @@ class Kiln_UnaryOp<string mnemonic, string what>
   let arguments = (ins Kiln_FloatTensor:$operand);
   let results = (outs Kiln_FloatTensor:$result);
   let assemblyFormat = "$operand attr-dict `:` type($result)";
+  let hasFolder = 1;
 }
 
 def Kiln_NegOp     : Kiln_UnaryOp<"neg", "negation">;
@@ -163,6 +165,7 @@ class Kiln_BinaryOp<string mnemonic, string what, list<Trait> traits = [Differen
   let arguments = (ins Kiln_FloatTensor:$lhs, Kiln_FloatTensor:$rhs);
   let results = (outs Kiln_FloatTensor:$result);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
+  let hasFolder = 1;
 }
 
 def Kiln_AddOp : Kiln_BinaryOp<"add", "addition">;
@@ -185,6 +188,7 @@ def Kiln_BroadcastToOp : Kiln_Op<"broadcast_to",
   let arguments = (ins Kiln_FloatTensor:$operand, DenseI64ArrayAttr:$shape);
   let results = (outs Kiln_FloatTensor:$result);
   let assemblyFormat = "$operand attr-dict `:` functional-type(operands, results)";
+  let hasFolder = 1;
 }
 
 class Kiln_AxisOp<string mnemonic, string what>
@@ -242,8 +246,14 @@ def Kiln_MatMulOp : Kiln_Op<"matmul",
   let description = [{
     Batch dimensions must match, or `rhs` is a plain matrix shared by every
     batch (as a Dense kernel is).
+
+    `transpose_lhs` / `transpose_rhs` give an operand's layout: its last two
+    dimensions are stored swapped ([..., K, M] or [..., N, K]). The frontend
+    and the derivative rules never set them; kiln-assign-layouts folds a
+    `kiln.transpose` of an operand into them, so no transposed copy is made.
   }];
-  let arguments = (ins Kiln_FloatTensor:$lhs, Kiln_FloatTensor:$rhs);
+  let arguments = (ins Kiln_FloatTensor:$lhs, Kiln_FloatTensor:$rhs,
+                       UnitAttr:$transpose_lhs, UnitAttr:$transpose_rhs);
   let results = (outs Kiln_FloatTensor:$result);
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` functional-type(operands, results)";
 }
@@ -360,6 +370,7 @@ def Kiln_ReshapeOp : Kiln_Op<"reshape",
   let arguments = (ins AnyRankedTensor:$operand, DenseI64ArrayAttr:$shape);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$operand attr-dict `:` functional-type(operands, results)";
+  let hasFolder = 1;
 }
 
 def Kiln_TransposeOp : Kiln_Op<"transpose",
@@ -368,6 +379,7 @@ def Kiln_TransposeOp : Kiln_Op<"transpose",
   let arguments = (ins AnyRankedTensor:$operand, DenseI64ArrayAttr:$perm);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = "$operand attr-dict `:` functional-type(operands, results)";
+  let hasFolder = 1;
 }
 
 def Kiln_SliceOp : Kiln_Op<"slice",
@@ -377,6 +389,7 @@ def Kiln_SliceOp : Kiln_Op<"slice",
                        DenseI64ArrayAttr:$sizes);
   let results = (outs Kiln_FloatTensor:$result);
   let assemblyFormat = "$operand attr-dict `:` functional-type(operands, results)";
+  let hasFolder = 1;
 }
 
 def Kiln_ConcatOp : Kiln_Op<"concat",
@@ -385,6 +398,7 @@ def Kiln_ConcatOp : Kiln_Op<"concat",
   let arguments = (ins Variadic<Kiln_FloatTensor>:$inputs, I64Attr:$axis);
   let results = (outs Kiln_FloatTensor:$result);
   let assemblyFormat = "$inputs attr-dict `:` functional-type(operands, results)";
+  let hasFolder = 1;
 }
 
 class Kiln_ReduceOp<string mnemonic, string what>
@@ -518,6 +532,49 @@ def Kiln_TrainingOp : Kiln_Op<"training", []> {
                        DictionaryAttr:$fit_config);
   let assemblyFormat = "attr-dict";
   let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Fusion groups (kiln-fuse)
+//===----------------------------------------------------------------------===//
+
+def Kiln_FusionOp : Kiln_Op<"fusion",
+    [IsolatedFromAbove, RecursiveMemoryEffects, SingleBlock]> {
+  let summary = "a group of ops that becomes exactly one kernel";
+  let description = [{
+    kiln-fuse puts every op that computes (everything but parameter reads,
+    reshapes and assignments) into a `kiln.fusion`; each becomes one kernel
+    in every backend (on CPU, one function of the step). The body is isolated
+    from above: values from outside come in as `inputs`, results go out
+    through `kiln.yield`. `kind` names the group after its anchor op (the
+    contraction, convolution or reduction the others were fused into) or
+    `elementwise` / `update`.
+
+    ```mlir
+    %r = kiln.fusion "conv2d" (%x, %w, %b) : (tensor<8x28x28x1xf32>, tensor<3x3x1x32xf32>, tensor<32xf32>) -> tensor<8x26x26x32xf32> {
+    ^bb0(%a: tensor<8x28x28x1xf32>, %k: tensor<3x3x1x32xf32>, %c: tensor<32xf32>):
+      %0 = kiln.conv2d %a, %k ...
+      %1 = kiln.add %0, %c ...
+      %2 = kiln.relu %1 : tensor<8x26x26x32xf32>
+      kiln.yield %2 : tensor<8x26x26x32xf32>
+    }
+    ```
+  }];
+  let arguments = (ins Variadic<AnyRankedTensor>:$inputs, StrAttr:$kind);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$kind `(` $inputs `)` attr-dict `:` functional-type($inputs, $results) $body";
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// The compute ops of the group, in order (the yield excluded).
+    auto getGroupOps() { return getBody().front().without_terminator(); }
+  }];
+}
+
+def Kiln_YieldOp : Kiln_Op<"yield", [Pure, Terminator, ReturnLike, HasParent<"FusionOp">]> {
+  let summary = "the results of a kiln.fusion group";
+  let arguments = (ins Variadic<AnyRankedTensor>:$values);
+  let assemblyFormat = "($values^ `:` type($values))? attr-dict";
 }
 
 #endif // KILN_OPS_TD

@@ -169,8 +169,9 @@ LogicalResult ConstantOp::inferReturnTypes(MLIRContext *ctx, std::optional<Locat
 //===----------------------------------------------------------------------===//
 
 LogicalResult MatMulOp::inferReturnTypes(MLIRContext *, std::optional<Location> loc,
-                                         ValueRange operands, DictionaryAttr, OpaqueProperties,
-                                         RegionRange, SmallVectorImpl<Type> &out) {
+                                         ValueRange operands, DictionaryAttr attrs,
+                                         OpaqueProperties, RegionRange,
+                                         SmallVectorImpl<Type> &out) {
   Infer in{loc};
   auto a = operandType(in, operands, 0, "left");
   auto b = operandType(in, operands, 1, "right");
@@ -179,7 +180,16 @@ LogicalResult MatMulOp::inferReturnTypes(MLIRContext *, std::optional<Location> 
   if (a->getRank() < 2 || b->getRank() < 2)
     return in.fail("matmul needs operands of rank 2 or more, got " + str(*a) + " and " +
                    str(*b));
-  ArrayRef<int64_t> sa = a->getShape(), sb = b->getShape();
+  // The shapes as the product sees them ([..., M, K] x [..., K, N]), whatever
+  // the operands' layouts.
+  auto logical = [&](RankedTensorType t, StringRef flag) {
+    SmallVector<int64_t> s(t.getShape());
+    if (attrs && attrs.get(flag))
+      std::swap(s[s.size() - 1], s[s.size() - 2]);
+    return s;
+  };
+  SmallVector<int64_t> la = logical(*a, "transpose_lhs"), lb = logical(*b, "transpose_rhs");
+  ArrayRef<int64_t> sa = la, sb = lb;
   int64_t k1 = sa.back(), k2 = sb[sb.size() - 2];
   if (k1 != kDyn && k2 != kDyn && k1 != k2)
     return in.fail("matmul inner dimensions differ: " + str(*a) + " has " + Twine(k1) +

@@ -73,4 +73,51 @@ def GenerateGradients : Pass<"kiln-generate-gradients", "::mlir::func::FuncOp"> 
   ];
 }
 
+def AssignLayouts : Pass<"kiln-assign-layouts", "::mlir::func::FuncOp"> {
+  let summary = "Choose operand layouts per op: fold transposes into the ops that read them";
+  let description = [{
+    A `kiln.transpose` that swaps the last two dimensions of a 2-D matmul
+    operand is not materialised: the matmul reads the operand in its stored
+    layout (`transpose_lhs` / `transpose_rhs`), the way a GEMM takes `op(A)`.
+    The backward graph is full of these (`g w^T`, `x^T g`). A transpose of a
+    constant was already computed at compile time by canonicalize. User-visible
+    layouts (arguments, results, parameters) stay Keras's.
+  }];
+  let dependentDialects = ["::kiln::KilnDialect"];
+  let statistics = [
+    Statistic<"numFolded", "num-folded", "transposes folded into a matmul operand layout">,
+  ];
+}
+
+def Fuse : Pass<"kiln-fuse", "::mlir::func::FuncOp"> {
+  let summary = "Group ops into kiln.fusion regions, each of which becomes one kernel";
+  let description = [{
+    Every op that computes goes into exactly one `kiln.fusion` (parameter
+    reads, constants, reshapes and assignments stay outside). Ops are visited
+    in program order and merged by fixed rules (docs/passes.md):
+    1. epilogue / chain: an elementwise op joins the group of an operand's
+       producer (elementwise, contraction, convolution, pooling or reduction)
+       when it is that value's only user, or when it has one non-constant
+       operand (an activation, a derivative's mask): then the value is
+       computed in the group anyway;
+    2. prologue: a reduction (reduce, softmax, loss, metric) joins the group of
+       an elementwise operand's producer when it is that value's only user;
+    3. sibling: a reduction grouped with elementwise ops only joins the group of a
+       contraction or convolution that reads the same operand (the bias
+       gradient with the weight gradient);
+    4. prologue group: a group of elementwise ops whose results all go to one
+       other group joins it (applied as that group loads its operands);
+    5. update: groups of elementwise ops whose results only feed
+       `kiln.assign` (or each other) become one `update` group: the optimizer
+       step of all parameters.
+    A merge is made only if it keeps the graph of groups acyclic. The result
+    is deterministic: it depends on the program order only.
+  }];
+  let dependentDialects = ["::kiln::KilnDialect"];
+  let statistics = [
+    Statistic<"numGroups", "num-groups", "kiln.fusion groups (kernels) made">,
+    Statistic<"numFused", "num-fused-ops", "ops in groups of two or more">,
+  ];
+}
+
 #endif // KILN_PASSES_TD

@@ -67,11 +67,12 @@ static LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {
 }
 
 LogicalResult cpu::lowerToLinalg(ModuleOp module) {
-  return runPipeline(module, "builtin.module(kiln-params-to-arguments,"
-                             "func.func(kiln-to-linalg),canonicalize,cse)");
+  return runPipeline(module, "builtin.module(kiln-params-to-arguments,kiln-outline-kernels,"
+                             "func.func(kiln-to-linalg,kiln-fuse-loops),canonicalize,cse)");
 }
 
-// Bufferize with outputs as arguments and every intermediate in the scratch
+// Bufferize with outputs as arguments (kernel functions too, which are then
+// inlined into their entry point) and every intermediate in the scratch
 // arena, lower loops to LLVM, and add the packed entry points. Math functions
 // without an LLVM intrinsic (tanh) become libm calls.
 static constexpr const char *kToLLVM =
@@ -81,6 +82,7 @@ static constexpr const char *kToLLVM =
     "function-boundary-type-conversion=identity-layout-map},"
     "canonicalize,cse,"
     "buffer-results-to-out-params{hoist-static-allocs=1},"
+    "inline,symbol-dce,"
     "func.func(kiln-update-in-place),"
     "canonicalize,cse,"
     "kiln-plan-scratch,"

@@ -3,7 +3,7 @@
 // RUN: kiln-opt %s --kiln-plan-scratch | FileCheck %s
 
 // CHECK-LABEL: func.func @chain
-// CHECK-SAME: %[[S:[a-z0-9]+]]: memref<128xi8> {kiln.scratch}) attributes {kiln.scratch_bytes = 128 : i64}
+// CHECK-SAME: %[[S:[a-z0-9]+]]: memref<128xi8> {kiln.scratch}) attributes {kiln.buffer_bytes = 192 : i64, kiln.scratch_bytes = 128 : i64}
 func.func @chain(%a: memref<16xf32>, %out: memref<16xf32>) {
   // CHECK: %[[C0:.*]] = arith.constant 0 : index
   // CHECK: memref.view %[[S]][%[[C0]]][] : memref<128xi8> to memref<16xf32>
@@ -24,7 +24,7 @@ func.func @chain(%a: memref<16xf32>, %out: memref<16xf32>) {
 
 // A view keeps its buffer alive: %v reads %0 after %1 is born, so they cannot share.
 // CHECK-LABEL: func.func @alias
-// CHECK-SAME: attributes {kiln.scratch_bytes = 256 : i64}
+// CHECK-SAME: attributes {kiln.buffer_bytes = 256 : i64, kiln.scratch_bytes = 256 : i64}
 func.func @alias(%a: memref<4x8xf32>, %out: memref<32xf32>) {
   %0 = memref.alloc() : memref<4x8xf32>
   linalg.copy ins(%a : memref<4x8xf32>) outs(%0 : memref<4x8xf32>)

@@ -286,7 +286,23 @@ bool reference::evaluate(func::FuncOp func, const std::vector<Tensor> &inputs,
           x = x - m - std::log(sum);
       });
     } else if (auto mm = dyn_cast<MatMulOp>(op)) {
-      const Tensor &a = in(mm.getLhs()), &b = in(mm.getRhs());
+      // Operands stored transposed (kiln-assign-layouts) are swapped back.
+      auto logical = [&](const Tensor &t, bool swapped) {
+        if (!swapped)
+          return t;
+        Tensor u = t;
+        size_t rk = t.shape.size();
+        int64_t rows = t.shape[rk - 2], cols = t.shape[rk - 1];
+        std::swap(u.shape[rk - 2], u.shape[rk - 1]);
+        for (int64_t base = 0; base < t.size(); base += rows * cols)
+          for (int64_t i = 0; i < rows; ++i)
+            for (int64_t j = 0; j < cols; ++j)
+              u.data[base + j * rows + i] = t.data[base + i * cols + j];
+        return u;
+      };
+      Tensor la = logical(in(mm.getLhs()), mm.getTransposeLhs()),
+             lb = logical(in(mm.getRhs()), mm.getTransposeRhs());
+      const Tensor &a = la, &b = lb;
       int64_t k = a.shape.back(), n = b.shape.back(), m = a.shape[a.shape.size() - 2];
       r = zeros(shape);
       int64_t batches = r.size() / (m * n);

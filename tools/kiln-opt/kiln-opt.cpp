@@ -18,6 +18,7 @@
 int main(int argc, char **argv) {
   mlir::registerAllPasses();
   kiln::registerKilnPasses();
+  kiln::registerGraphOptimizationPipeline();
   kiln::registerKilnCodegenPasses();
   mlir::DialectRegistry registry;
   mlir::registerAllDialects(registry);

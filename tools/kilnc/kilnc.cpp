@@ -24,6 +24,7 @@
 #include "mlir/InitAllPasses.h"
 #include "codegen/cpu/CpuBackend.h"
 #include "codegen/cpu/Library.h"
+#include "Stats.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
@@ -50,13 +51,15 @@ static cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdo
                                        cl::value_desc("file"), cl::init("-"),
                                        cl::cat(kilncCategory));
 
-enum class Emit { Auto, AST, Graph, GraphGrad, Linalg, LLVMDialect, LLVM, Asm, Obj, SharedObject, Kbin, Lib };
+enum class Emit { Auto, AST, Graph, GraphGrad, GraphOpt, Linalg, LLVMDialect, LLVM, Asm, Obj, SharedObject, Kbin, Lib };
 static cl::opt<Emit> emit(
     "emit", cl::desc("What to produce"), cl::init(Emit::Auto),
     cl::values(clEnumValN(Emit::AST, "ast", "the syntax tree"),
                clEnumValN(Emit::Graph, "graph", "the graph in the kiln dialect (default)"),
                clEnumValN(Emit::GraphGrad, "graph-grad",
                           "the graph with its backward graph generated (static shapes)"),
+               clEnumValN(Emit::GraphOpt, "graph-opt",
+                          "the optimized graph: cleanups, layouts, kiln.fusion groups"),
                clEnumValN(Emit::Linalg, "linalg", "linalg on tensors, entry-point arguments"),
                clEnumValN(Emit::LLVMDialect, "llvm-dialect",
                           "bufferized and lowered to MLIR's LLVM dialect"),
@@ -88,6 +91,15 @@ static cl::opt<std::string> dumpStages("dump-stages",
                                        cl::desc("Write one readable file per compiler stage "
                                                 "into this directory"),
                                        cl::value_desc("dir"), cl::cat(kilncCategory));
+static cl::opt<bool> noGraphOpt("O0",
+                                cl::desc("Skip the graph optimizations (cleanups, layouts, "
+                                         "fusion): one kernel per op, for comparison"),
+                                cl::init(false), cl::cat(kilncCategory));
+// --stats: per entry point, ops after each graph pass, kernels before and
+// after fusion, group sizes, intermediate bytes (naive total) and the arena,
+// on stderr. Taken off the command line before LLVM sees it: LLVM has its
+// own -stats (for its pass statistics).
+static bool showStats = false;
 static cl::opt<bool> showConstants("show-constants",
                                    cl::desc("Print large constants in full (they are elided "
                                             "by default)"),
@@ -124,6 +136,7 @@ int main(int argc, char **argv) {
   // --mlir-print-ir-before/after=<pass> can name them.
   registerAllPasses();
   kiln::registerKilnPasses();
+  kiln::registerGraphOptimizationPipeline();
   kiln::registerKilnCodegenPasses();
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
@@ -131,13 +144,23 @@ int main(int argc, char **argv) {
   // LLVM's own (back-end) options would bury kilnc's in --help; MLIR's
   // printing flags stay accepted and are listed below.
   cl::HideUnrelatedOptions(kilncCategory);
+  std::vector<char *> args;
+  for (int i = 0; i < argc; ++i) {
+    if (i > 0 && (StringRef(argv[i]) == "--stats" || StringRef(argv[i]) == "-stats"))
+      showStats = true;
+    else
+      args.push_back(argv[i]);
+  }
+  argc = static_cast<int>(args.size());
+  argv = args.data();
   cl::ParseCommandLineOptions(
       argc, argv,
       "Kiln model compiler\n\n"
-      "  kilnc model.kiln [--emit=ast|graph|graph-grad|linalg|llvm|asm|obj|so|kbin|lib]\n"
+      "  kilnc model.kiln [--emit=ast|graph|graph-grad|graph-opt|linalg|llvm|asm|obj|so|kbin|lib]\n"
       "                   [--batch-size=N]\n"
       "                   [--cpu=native|x86-64-v3|...] [-o out]\n"
-      "  kilnc model.kiln -o model.kbin       the compiled model for the runtime\n\n"
+      "  kilnc model.kiln -o model.kbin       the compiled model for the runtime\n"
+      "  kilnc model.kiln --stats ...         what the graph optimizations did (stderr)\n\n"
       "Also accepted (see --help-hidden): MLIR's --mlir-print-ir-after-all,\n"
       "--mlir-print-ir-before=<pass>, --mlir-print-debuginfo,\n"
       "--mlir-elide-elementsattrs-if-larger=N, --mlir-pass-statistics.\n");
@@ -223,10 +246,18 @@ int main(int argc, char **argv) {
   // Training entry points (train_step, eval_step, gradients) from predict and
   // compile(...), before the entry points are copied per batch size. The
   // plain graph view (--emit=graph) shows the imported model only.
+  kiln::CompileStats stats;
+  auto instrument = [&](PassManager &pm) {
+    if (showStats)
+      pm.addInstrumentation(stats.instrumentation());
+  };
+  if (showStats)
+    stats.recordOps("(imported)", *module);
   if (emit != Emit::Graph) {
     PassManager pm(&context);
     if (failed(applyPassManagerCLOptions(pm)))
       return 1;
+    instrument(pm);
     pm.addPass(kiln::createBuildTraining());
     if (failed(pm.run(*module)))
       return 1;
@@ -265,12 +296,31 @@ int main(int argc, char **argv) {
   PassManager pm(&context);
   if (failed(applyPassManagerCLOptions(pm)))
     return 1;
+  instrument(pm);
   if (batch > 0)
     pm.addPass(kiln::createSpecializeBatch(kiln::SpecializeBatchOptions{batch}));
   if (emit != Emit::Graph)
     pm.addNestedPass<func::FuncOp>(kiln::createGenerateGradients());
   if (failed(pm.run(*module)))
     return 1;
+  if (showStats)
+    stats.recordUnfused(*module);
+  // Cleanups, layouts and fusion (docs/passes.md); -O0 leaves one kernel per op.
+  if (emit != Emit::Graph && emit != Emit::GraphGrad && !noGraphOpt) {
+    PassManager opt(&context);
+    if (failed(applyPassManagerCLOptions(opt)))
+      return 1;
+    instrument(opt);
+    kiln::addGraphOptimizationPasses(opt);
+    if (failed(opt.run(*module)))
+      return 1;
+    if (showStats)
+      stats.recordFused(*module);
+  }
+  auto printStats = [&] {
+    if (showStats)
+      stats.print(llvm::errs());
+  };
   if (batch > 0 &&
       !writeStage("03-graph-batch.mlir",
                   [&](llvm::raw_ostream &os) { module->print(os, printingFlags()); }))
@@ -278,9 +328,10 @@ int main(int argc, char **argv) {
   auto finish = [&]() {
     module->print(output->os(), printingFlags());
     output->keep();
+    printStats();
     return 0;
   };
-  if (emit == Emit::Graph || emit == Emit::GraphGrad)
+  if (emit == Emit::Graph || emit == Emit::GraphGrad || emit == Emit::GraphOpt)
     return finish();
 
   // Initial parameter values are computed only for outputs that carry them.
@@ -311,6 +362,8 @@ int main(int argc, char **argv) {
   if (emit == Emit::LLVMDialect)
     return finish();
   kiln::collectScratchSizes(*module, artifact);
+  if (showStats)
+    stats.recordMemory(*module);
 
   auto tm = kiln::cpu::createTargetMachine(targetCpu, error);
   if (!tm) {
@@ -326,6 +379,7 @@ int main(int argc, char **argv) {
   if (emit == Emit::LLVM) {
     llvmModule->print(output->os(), nullptr);
     output->keep();
+    printStats();
     return 0;
   }
   std::string code;
@@ -352,6 +406,7 @@ int main(int argc, char **argv) {
       llvm::errs() << "kilnc: error: " << error << "\n";
       return 1;
     }
+    printStats();
     return 0;
   }
   if (emit == Emit::Kbin) {
@@ -363,5 +418,6 @@ int main(int argc, char **argv) {
   }
   output->os() << code;
   output->keep();
+  printStats();
   return 0;
 }

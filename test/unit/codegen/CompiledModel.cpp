@@ -10,6 +10,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
+#include <algorithm>
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 
@@ -31,7 +32,7 @@ const EntrySignature *test::Compiled::signature(const std::string &name) const {
 
 /// Compiles `source` for `batch` and loads its code; sets `error` on failure.
 void test::compile(MLIRContext &ctx, const std::string &source, int64_t batch, Compiled &out,
-                   bool training) {
+                   bool training, bool optimize) {
   llvm::SourceMgr sources;
   sources.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(source, "case.kiln"), llvm::SMLoc());
   std::string messages;
@@ -54,6 +55,14 @@ void test::compile(MLIRContext &ctx, const std::string &source, int64_t batch, C
     return;
   }
   out.graph = module->clone();
+  if (optimize) { // as kilnc does unless -O0
+    PassManager opt(&ctx);
+    addGraphOptimizationPasses(opt);
+    if (failed(opt.run(*module))) {
+      out.error = "graph optimization failed";
+      return;
+    }
+  }
   collectParameters(*module, /*seed=*/7, out.contents);
   std::string error;
   auto tm = cpu::createTargetMachine("native", error);
@@ -136,3 +145,53 @@ std::vector<Tensor> test::runCompiled(const Compiled &c, const std::vector<Tenso
   return outputs;
 }
 
+std::string test::exampleTestName(const std::string &file) {
+  std::string n = file.substr(0, file.find('.'));
+  n.erase(std::remove(n.begin(), n.end(), '_'), n.end());
+  return n;
+}
+
+std::string test::readExample(const std::string &name) {
+  auto buf = llvm::MemoryBuffer::getFile(std::string(KILN_EXAMPLES_DIR) + "/" + name);
+  return buf ? (*buf)->getBuffer().str() : "";
+}
+
+/// Labels for the model's loss: class indices, one-hot rows, 0/1 targets or
+/// real values.
+Tensor test::labelsFor(test::Compiled &c, const TensorSignature &t, std::mt19937 &rng) {
+  std::string loss;
+  for (auto tr : c.graph->getOps<TrainingOp>())
+    loss = tr.getLoss().str();
+  Tensor y{t.shape, std::vector<float>(Tensor{t.shape, {}}.size(), 0.0f)};
+  if (t.isInt) { // sparse: classes of the predictions' last axis
+    int64_t classes = 10;
+    for (const TensorSignature &o : c.signature("predict")->outputs)
+      classes = o.shape.back();
+    for (float &v : y.data)
+      v = float(rng() % classes);
+  } else if (loss == "categorical_crossentropy") {
+    int64_t classes = t.shape.back();
+    for (int64_t r = 0; r < y.size() / classes; ++r)
+      y.data[r * classes + rng() % classes] = 1;
+  } else if (loss == "binary_crossentropy") {
+    for (float &v : y.data)
+      v = float(rng() % 2);
+  } else {
+    y = test::randomTensor(t.shape, rng, -1, 1);
+  }
+  return y;
+}
+
+test::ModelRun::ModelRun(const std::string &source, int64_t batch, bool optimize) {
+  ctx.loadDialect<KilnDialect, func::FuncDialect>();
+  test::compile(ctx, source, batch, c, /*training=*/true, optimize);
+  if (!c.error.empty())
+    return;
+  std::mt19937 rng(3);
+  const EntrySignature *e = c.signature("train_step");
+  inputs.push_back(test::randomTensor(e->inputs[0].shape, rng, 0, 1));
+  inputs.push_back(labelsFor(c, e->inputs[1], rng));
+  inputs.push_back(Tensor{{}, {float(batch)}}); // samples: a full batch
+  for (const ParameterValue &p : c.contents.params)
+    params[p.name] = Tensor{p.shape, p.values};
+}

@@ -12,6 +12,8 @@
 #include "Interpreter.h"
 #include "codegen/Artifact.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "llvm/ADT/StringMap.h"
 #include "mlir/IR/OwningOpRef.h"
 #include <random>
 #include <string>
@@ -30,9 +32,11 @@ struct Compiled {
 
 /// Compiles `source` for `batch` and loads its code; sets `error` on failure.
 /// With `training`, the training entry points are built (kiln-build-training);
-/// every kiln.gradient is expanded, as kilnc does.
+/// every kiln.gradient is expanded and the graph optimized (cleanups,
+/// layouts, fusion) as kilnc does; `optimize = false` is kilnc -O0.
+/// `graph` keeps the unoptimized graph, for the interpreter.
 void compile(mlir::MLIRContext &ctx, const std::string &source, int64_t batch, Compiled &out,
-             bool training = false);
+             bool training = false, bool optimize = true);
 
 reference::Tensor randomTensor(const std::vector<int64_t> &shape, std::mt19937 &rng, float lo = -1,
                                float hi = 1);
@@ -43,6 +47,31 @@ reference::Tensor randomTensor(const std::vector<int64_t> &shape, std::mt19937 &
 std::vector<reference::Tensor> runCompiled(const Compiled &c, const std::vector<reference::Tensor> &inputs,
                                            llvm::StringMap<reference::Tensor> &params,
                                            const std::string &name = "");
+
+/// The examples every whole-model test runs on (the six seed programs and XOR).
+inline constexpr const char *kExampleFiles[] = {
+    "linear_regression.kiln", "binary_classifier.kiln", "xor.kiln",     "cifar10_mlp.kiln",
+    "mnist_cnn.kiln",         "cifar10_cnn.kiln",       "cifar10_cnn_logits.kiln"};
+
+/// "mnist_cnn.kiln" -> "mnistcnn", a test name.
+std::string exampleTestName(const std::string &file);
+
+/// The text of examples/<name>.
+std::string readExample(const std::string &name);
+
+/// Labels for the model's loss: class indices, one-hot rows, 0/1 targets or
+/// real values.
+reference::Tensor labelsFor(Compiled &c, const TensorSignature &t, std::mt19937 &rng);
+
+/// A model compiled with its training entry points, random inputs and labels
+/// for a full batch (seeded), and its initial parameters.
+struct ModelRun {
+  mlir::MLIRContext ctx;
+  Compiled c;
+  std::vector<reference::Tensor> inputs; // input, labels, samples
+  llvm::StringMap<reference::Tensor> params;
+  ModelRun(const std::string &source, int64_t batch, bool optimize = true);
+};
 
 } // namespace kiln::test
 

@@ -349,63 +349,10 @@ TEST(Gradients, SparseCategoricalCrossentropy) {
 // Whole models: the examples' gradients entry, train_step
 //===----------------------------------------------------------------------===//
 
-std::string readExample(const std::string &name) {
-  auto buf = llvm::MemoryBuffer::getFile(std::string(KILN_EXAMPLES_DIR) + "/" + name);
-  return buf ? (*buf)->getBuffer().str() : "";
-}
-
-/// Labels for the model's loss: class indices, one-hot rows, 0/1 targets or
-/// real values.
-Tensor labelsFor(test::Compiled &c, const TensorSignature &t, std::mt19937 &rng) {
-  std::string loss;
-  for (auto tr : c.graph->getOps<TrainingOp>())
-    loss = tr.getLoss().str();
-  Tensor y{t.shape, std::vector<float>(Tensor{t.shape, {}}.size(), 0.0f)};
-  if (t.isInt) { // sparse: classes of the predictions' last axis
-    int64_t classes = 10;
-    for (const TensorSignature &o : c.signature("predict")->outputs)
-      classes = o.shape.back();
-    for (float &v : y.data)
-      v = float(rng() % classes);
-  } else if (loss == "categorical_crossentropy") {
-    int64_t classes = t.shape.back();
-    for (int64_t r = 0; r < y.size() / classes; ++r)
-      y.data[r * classes + rng() % classes] = 1;
-  } else if (loss == "binary_crossentropy") {
-    for (float &v : y.data)
-      v = float(rng() % 2);
-  } else {
-    y = test::randomTensor(t.shape, rng, -1, 1);
-  }
-  return y;
-}
-
-struct ModelRun {
-  MLIRContext ctx;
-  test::Compiled c;
-  std::vector<Tensor> inputs; // input, labels
-  llvm::StringMap<Tensor> params;
-
-  /// Compiles model source text with its training entry points.
-  ModelRun(const std::string &source, int64_t batch) {
-    ctx.loadDialect<KilnDialect, func::FuncDialect>();
-    test::compile(ctx, source, batch, c, /*training=*/true);
-    if (!c.error.empty())
-      return;
-    std::mt19937 rng(3);
-    const EntrySignature *e = c.signature("train_step");
-    inputs.push_back(test::randomTensor(e->inputs[0].shape, rng, 0, 1));
-    inputs.push_back(labelsFor(c, e->inputs[1], rng));
-    inputs.push_back(Tensor{{}, {float(batch)}}); // samples: a full batch
-    for (const ParameterValue &p : c.contents.params)
-      params[p.name] = Tensor{p.shape, p.values};
-  }
-};
-
 class ExampleGradients : public ::testing::TestWithParam<const char *> {};
 
 TEST_P(ExampleGradients, MatchFiniteDifferencesOfTheReferenceLoss) {
-  ModelRun run(readExample(GetParam()), /*batch=*/2);
+  test::ModelRun run(test::readExample(GetParam()), /*batch=*/2);
   ASSERT_TRUE(run.c.error.empty()) << run.c.error;
   std::vector<Tensor> out = test::runCompiled(run.c, run.inputs, run.params, "gradients");
   const EntrySignature *e = run.c.signature("gradients");
@@ -432,7 +379,7 @@ TEST_P(ExampleGradients, MatchFiniteDifferencesOfTheReferenceLoss) {
 }
 
 TEST_P(ExampleGradients, TrainStepLowersTheLossOnAFixedBatch) {
-  ModelRun run(readExample(GetParam()), /*batch=*/8);
+  test::ModelRun run(test::readExample(GetParam()), /*batch=*/8);
   ASSERT_TRUE(run.c.error.empty()) << run.c.error;
   std::vector<double> losses;
   for (int step = 0; step < 12; ++step) {
@@ -452,21 +399,14 @@ TEST_P(ExampleGradients, TrainStepLowersTheLossOnAFixedBatch) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Examples, ExampleGradients,
-                         ::testing::Values("linear_regression.kiln", "binary_classifier.kiln", "xor.kiln",
-                                           "cifar10_mlp.kiln", "mnist_cnn.kiln", "cifar10_cnn.kiln",
-                                           "cifar10_cnn_logits.kiln"),
-                         [](const auto &info) {
-                           std::string n = info.param;
-                           n = n.substr(0, n.find('.'));
-                           n.erase(std::remove(n.begin(), n.end(), '_'), n.end());
-                           return n;
-                         });
+                         ::testing::ValuesIn(test::kExampleFiles),
+                         [](const auto &info) { return test::exampleTestName(info.param); });
 
 /// A final partial batch is padded to the compiled batch size and `samples`
 /// says how many rows are real: the step must equal one on exactly those rows.
 TEST_P(ExampleGradients, PaddedPartialBatchEqualsTheSmallerBatch) {
   constexpr int64_t kFull = 6, kReal = 4;
-  ModelRun full(readExample(GetParam()), kFull), small(readExample(GetParam()), kReal);
+  test::ModelRun full(test::readExample(GetParam()), kFull), small(test::readExample(GetParam()), kReal);
   ASSERT_TRUE(full.c.error.empty() && small.c.error.empty()) << full.c.error << small.c.error;
   // small's batch: the first kReal rows of full's; full's padding rows stay
   // random, as a loader's leftover buffer contents would be.
@@ -492,7 +432,7 @@ TEST_P(ExampleGradients, PaddedPartialBatchEqualsTheSmallerBatch) {
 }
 
 TEST(Training, XorIsLearnt) {
-  ModelRun run(readExample("xor.kiln"), /*batch=*/4);
+  test::ModelRun run(test::readExample("xor.kiln"), /*batch=*/4);
   ASSERT_TRUE(run.c.error.empty()) << run.c.error;
   run.inputs[0] = Tensor{{4, 2}, {0, 0, 0, 1, 1, 0, 1, 1}};
   run.inputs[1] = Tensor{{4, 1}, {0, 1, 1, 0}};
@@ -535,13 +475,13 @@ std::vector<float> readRaw(const std::string &path, size_t count) {
 void checkTrajectory(const std::string &optimizer, const std::string &referenceArgs) {
   if (std::system(KILN_PYTHON3 " -c 'import numpy' 2>/dev/null") != 0)
     GTEST_SKIP() << KILN_PYTHON3 << " has no numpy, which the reference needs (scripts/setup.sh installs python3-numpy)";
-  std::string source = readExample("mnist_cnn.kiln");
+  std::string source = test::readExample("mnist_cnn.kiln");
   size_t at = source.find("optimizer=Adam()");
   ASSERT_NE(at, std::string::npos);
   source.replace(at, strlen("optimizer=Adam()"), "optimizer=" + optimizer);
   constexpr int64_t kBatch = 8;
   constexpr int kSteps = 6, kBatches = 3;
-  ModelRun run(source, kBatch);
+  test::ModelRun run(source, kBatch);
   ASSERT_TRUE(run.c.error.empty()) << run.c.error;
 
   llvm::SmallString<128> dir;
@@ -654,7 +594,7 @@ Dropout(0.4)
 Dense(3, activation="softmax", kernel_regularizer=L1(0.05))
 compile(loss="categorical_crossentropy", optimizer="rmsprop", metrics=["accuracy"])
 )";
-  ModelRun run(source, /*batch=*/4);
+  test::ModelRun run(source, /*batch=*/4);
   ASSERT_TRUE(run.c.error.empty()) << run.c.error;
   run.params["optimizer/iterations"].data[0] = 5; // any step: a mask of its own
   std::vector<Tensor> out = test::runCompiled(run.c, run.inputs, run.params, "gradients");
