@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/Passes.h"
+#include "codegen/cpu/KernelCalls.h"
 #include "ir/KilnOps.h"
 #include "mlir/Dialect/Utils/ReshapeOpsUtils.h"
 #include "mlir/IR/AffineMap.h"
@@ -1145,6 +1146,7 @@ struct ConstantLowering : OpConversionPattern<ConstantOp> {
 };
 
 struct KilnToLinalg : kiln::impl::KilnToLinalgBase<KilnToLinalg> {
+  using KilnToLinalgBase::KilnToLinalgBase;
   void runOnOperation() override {
     func::FuncOp func = getOperation();
     WalkResult dynamic = func.walk([&](Operation *op) {
@@ -1164,7 +1166,10 @@ struct KilnToLinalg : kiln::impl::KilnToLinalgBase<KilnToLinalg> {
     target.addLegalDialect<linalg::LinalgDialect, tensor::TensorDialect, arith::ArithDialect,
                            math::MathDialect, func::FuncDialect>();
     target.addIllegalDialect<KilnDialect>();
+    target.addLegalOp<KernelCallOp>();
     RewritePatternSet patterns(ctx);
+    if (useKernels)
+      cpu::populateKernelCallPatterns(patterns);
     patterns.add<UnaryLowering<NegOp>, UnaryLowering<AbsOp>, UnaryLowering<ExpOp>,
                  UnaryLowering<LogOp>, UnaryLowering<SqrtOp>, UnaryLowering<RsqrtOp>,
                  UnaryLowering<SquareOp>, UnaryLowering<TanhOp>, UnaryLowering<SigmoidOp>,

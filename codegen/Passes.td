@@ -27,6 +27,34 @@ def KilnToLinalg : Pass<"kiln-to-linalg", "::mlir::func::FuncOp"> {
   }];
   let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
                            "::mlir::arith::ArithDialect", "::mlir::math::MathDialect"];
+  let options = [
+    Option<"useKernels", "use-kernels", "bool", /*default=*/"true",
+           "2-D matmuls and convolutions become kiln.kernel_call (kernels/cpu) "
+           "rather than linalg loops">,
+  ];
+}
+
+def KernelWorkspaces : Pass<"kiln-kernel-workspaces", "::mlir::ModuleOp"> {
+  let summary = "Give each kiln.kernel_call on buffers its workspace buffer";
+  let description = [{
+    After bufferization, before kiln-plan-scratch: a `memref.alloc` of the
+    bytes the library asks for the call's descriptor (kernels/cpu
+    *_workspace_bytes) becomes the call's last output, so the workspace lives
+    in the scratch arena and no kernel allocates.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect"];
+}
+
+def CallKernels : Pass<"kiln-call-kernels", "::mlir::ModuleOp"> {
+  let summary = "Turn kiln.kernel_call on buffers into calls of the kernels/cpu library";
+  let description = [{
+    After expand-strided-metadata (whose folds would take a memref.view's
+    pointer for its source's): each kiln.kernel_call becomes a call of its C
+    function (kernels/cpu/Kernels.h) with a pointer to its constant shape
+    descriptor, the buffers' data pointers and the workspace.
+  }];
+  let dependentDialects = ["::mlir::memref::MemRefDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::LLVM::LLVMDialect", "::mlir::func::FuncDialect"];
 }
 
 def FuseLoops : Pass<"kiln-fuse-loops", "::mlir::func::FuncOp"> {

@@ -178,3 +178,18 @@ LogicalResult FusionOp::verify() {
     return emitOpError("kiln.yield must give the results' types");
   return success();
 }
+
+//===----------------------------------------------------------------------===//
+// kiln.kernel_call
+//===----------------------------------------------------------------------===//
+
+void KernelCallOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>> &effects) {
+  // On buffers: reads the inputs, writes the outputs (on tensors: none).
+  for (OpOperand &in : getInputsMutable())
+    if (llvm::isa<MemRefType>(in.get().getType()))
+      effects.emplace_back(MemoryEffects::Read::get(), &in, SideEffects::DefaultResource::get());
+  for (OpOperand &out : getOutputsMutable())
+    if (llvm::isa<MemRefType>(out.get().getType()))
+      effects.emplace_back(MemoryEffects::Write::get(), &out, SideEffects::DefaultResource::get());
+}

@@ -23,6 +23,7 @@ include "mlir/IR/SymbolInterfaces.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/Interfaces/ControlFlowInterfaces.td"
+include "mlir/Interfaces/DestinationStyleOpInterface.td"
 
 def Kiln_Dialect : Dialect {
   let name = "kiln";
@@ -575,6 +576,31 @@ def Kiln_YieldOp : Kiln_Op<"yield", [Pure, Terminator, ReturnLike, HasParent<"Fu
   let summary = "the results of a kiln.fusion group";
   let arguments = (ins Variadic<AnyRankedTensor>:$values);
   let assemblyFormat = "($values^ `:` type($values))? attr-dict";
+}
+
+//===----------------------------------------------------------------------===//
+// CPU code generation
+//===----------------------------------------------------------------------===//
+
+def Kiln_KernelCallOp : Kiln_Op<"kernel_call",
+    [AttrSizedOperandSegments, DestinationStyleOpInterface,
+     DeclareOpInterfaceMethods<MemoryEffectsOpInterface>]> {
+  let summary = "a call of a kernels/cpu library function, in destination-passing style";
+  let description = [{
+    What kiln-to-linalg makes of a GEMM or a convolution on CPU: `callee`
+    (kiln_gemm_f32, kiln_conv2d_f32, ...) with its shape descriptor (the
+    KilnGemm / KilnConv2d fields of kernels/cpu/Kernels.h, in order), reading
+    `inputs` and writing `outputs`. It bufferizes like a linalg op;
+    kiln-call-kernels turns it into the C call, with a workspace in the
+    scratch arena.
+  }];
+  let arguments = (ins StrAttr:$callee, DenseI64ArrayAttr:$descriptor,
+                       Variadic<AnyShaped>:$inputs, Variadic<AnyShaped>:$outputs);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let assemblyFormat = "$callee `(` $inputs `)` `outs` `(` $outputs `)` attr-dict `:` functional-type(operands, results)";
+  let extraClassDeclaration = [{
+    ::mlir::MutableOperandRange getDpsInitsMutable() { return getOutputsMutable(); }
+  }];
 }
 
 #endif // KILN_OPS_TD

@@ -1,5 +1,6 @@
 //===- CpuBackend.cpp - kiln graph -> native code for the host CPU --------===//
 #include "codegen/cpu/CpuBackend.h"
+#include "codegen/cpu/KernelCalls.h"
 #include "codegen/Passes.h"
 #include "ir/KilnOps.h"
 #include "passes/Passes.h"
@@ -31,6 +32,7 @@ using namespace kiln;
 
 void cpu::registerCpuBackend(DialectRegistry &registry) {
   registerAllDialects(registry);
+  registerKernelCallBufferization(registry);
   registerAllExtensions(registry);
   registerAllToLLVMIRTranslations(registry);
 }
@@ -85,10 +87,11 @@ static constexpr const char *kToLLVM =
     "inline,symbol-dce,"
     "func.func(kiln-update-in-place),"
     "canonicalize,cse,"
+    "kiln-kernel-workspaces,"
     "kiln-plan-scratch,"
     "func.func(kiln-copies-to-linalg,convert-linalg-to-loops),"
     "lower-affine,convert-scf-to-cf,canonicalize,cse,"
-    "expand-strided-metadata,lower-affine,"
+    "expand-strided-metadata,lower-affine,kiln-call-kernels,"
     "func.func(convert-math-to-llvm),convert-math-to-libm,"
     "finalize-memref-to-llvm,convert-arith-to-llvm,"
     "convert-func-to-llvm{use-bare-ptr-memref-call-conv=1},"
@@ -211,8 +214,10 @@ bool cpu::linkSharedObject(StringRef object, std::string &sharedObject, std::str
   }
   llvm::SmallString<128> logPath;
   llvm::sys::fs::createTemporaryFile("kiln-link", "log", logPath);
+  // The GEMM / convolution kernels (kernels/cpu) the code calls are linked in
+  // from their static library: the model needs nothing but libc and libm.
   StringRef args[] = {*linker, "-shared", "-fuse-ld=lld", "-nostartfiles", "-Wl,-z,noexecstack",
-                      "-Wl,--hash-style=gnu", "-o", soPath, objPath, "-lm"};
+                      "-Wl,--hash-style=gnu", "-o", soPath, objPath, KILN_KERNELS_ARCHIVE, "-lm"};
   std::optional<StringRef> redirects[] = {std::nullopt, StringRef(logPath), StringRef(logPath)};
   int rc = llvm::sys::ExecuteAndWait(*linker, args, std::nullopt, redirects, 60, 0, &error);
   bool ok = rc == 0;

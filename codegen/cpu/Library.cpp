@@ -193,9 +193,17 @@ bool cpu::writeLibrary(llvm::StringRef outPrefix, const ArtifactContents &c,
       error = "cannot create '" + dir.str() + "': " + ec.message();
       return false;
     }
+  // The model's object with the kernels (kernels/cpu) it calls, as one
+  // object whose only global symbols are the model's: several models can be
+  // linked into one app.
+  std::string modelObj;
+  if (!temps.make("o", "", modelObj, error) ||
+      !run("ld.lld-19", {"-r", "-o", modelObj, objPath, KILN_KERNELS_ARCHIVE}, error) ||
+      !run("llvm-objcopy-19", {"--wildcard", "--keep-global-symbol=" + prefix + "_*", modelObj}, error))
+    return false;
   std::string archive = (outPrefix + ".a").str();
   llvm::sys::fs::remove(archive);
-  if (!run("llvm-ar-19", {"rcs", archive, objPath, asmObj, wrapObj}, error))
+  if (!run("llvm-ar-19", {"rcs", archive, modelObj, asmObj, wrapObj}, error))
     return false;
   std::string headerPath = (outPrefix + ".h").str();
   std::error_code ec;

@@ -1,5 +1,6 @@
 // kiln-to-linalg: each op family becomes the linalg / tensor ops docs/codegen.md lists.
-// RUN: kiln-opt %s --pass-pipeline='builtin.module(kiln-params-to-arguments,func.func(kiln-to-linalg))' | FileCheck %s
+// (use-kernels=0: the loop lowering; the kernels/cpu calls are test/codegen/kernel-calls.kiln)
+// RUN: kiln-opt %s --pass-pipeline='builtin.module(kiln-params-to-arguments,func.func(kiln-to-linalg{use-kernels=0}))' | FileCheck %s
 
 kiln.param @"dense/kernel" : tensor<4x3xf32>
 kiln.param @"conv/kernel" : tensor<3x3x2x5xf32>

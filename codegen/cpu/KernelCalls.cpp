@@ -1,0 +1,282 @@
+//===- KernelCalls.cpp - GEMM and convolution -> kernels/cpu calls --------===//
+//
+// Two steps of the CPU pipeline:
+//   - patterns for kiln-to-linalg (use-kernels): 2-D matmuls and the three
+//     convolutions become kiln.kernel_call ops with their shape descriptor
+//     (kernels/cpu/Kernels.h), which bufferize like linalg ops;
+//   - kiln-kernel-workspaces, after bufferization: a workspace allocated just
+//     before each call (so kiln-plan-scratch puts it in the arena), sized by
+//     the library itself;
+//   - kiln-call-kernels, after expand-strided-metadata (whose folds would
+//     take a memref.view's pointer for its source's): the C call, with data
+//     pointers.
+//
+//===----------------------------------------------------------------------===//
+
+#include "codegen/cpu/KernelCalls.h"
+#include "codegen/Passes.h"
+#include "ir/KilnOps.h"
+#include "kernels/cpu/Kernels.h"
+#include "mlir/Dialect/Bufferization/IR/DstBufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace kiln {
+#define GEN_PASS_DEF_KERNELWORKSPACES
+#define GEN_PASS_DEF_CALLKERNELS
+#include "codegen/Passes.h.inc"
+} // namespace kiln
+
+using namespace mlir;
+using namespace kiln;
+
+namespace {
+
+RankedTensorType tensorOf(Value v) { return llvm::cast<RankedTensorType>(v.getType()); }
+
+Value callKernel(OpBuilder &b, Location loc, StringRef callee, ArrayRef<int64_t> descriptor,
+                 ValueRange inputs, ArrayRef<RankedTensorType> outputs) {
+  SmallVector<Value> inits;
+  for (RankedTensorType t : outputs)
+    inits.push_back(b.create<tensor::EmptyOp>(loc, t.getShape(), t.getElementType()));
+  SmallVector<Type> types(outputs.begin(), outputs.end());
+  return b.create<KernelCallOp>(loc, types, b.getStringAttr(callee),
+                                b.getDenseI64ArrayAttr(descriptor), inputs, inits)
+      .getResult(0);
+}
+
+/// 2-D products, and [..., M, K] x [K, N] with the leading dims folded into M.
+struct MatMulToKernel : OpConversionPattern<MatMulOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(MatMulOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    Value a = adaptor.getLhs(), b = adaptor.getRhs();
+    RankedTensorType ta = tensorOf(a), tb = tensorOf(b);
+    auto result = llvm::cast<RankedTensorType>(op.getType());
+    bool tA = op.getTransposeLhs(), tB = op.getTransposeRhs();
+    if (tb.getRank() != 2 || (ta.getRank() != 2 && tA) || !result.getElementType().isF32())
+      return failure();
+    Location loc = op.getLoc();
+    int64_t k = tA ? ta.getDimSize(0) : ta.getShape().back();
+    int64_t m = ta.getNumElements() / k, n = result.getShape().back();
+    if (ta.getRank() > 2)
+      a = rw.create<tensor::CollapseShapeOp>(
+          loc, a, SmallVector<ReassociationIndices>{
+                      llvm::to_vector(llvm::seq<int64_t>(0, ta.getRank() - 1)), {ta.getRank() - 1}});
+    auto flat = RankedTensorType::get({m, n}, result.getElementType());
+    KilnGemm g{m, n, k, tA ? m : k, tB ? k : n, n, tA, tB, 0, KILN_ACT_NONE};
+    Value r = callKernel(rw, loc, "kiln_gemm_f32", llvm::ArrayRef(&g.m, 10), {a, b}, {flat});
+    if (result.getRank() > 2)
+      r = rw.create<tensor::ExpandShapeOp>(
+          loc, result, r,
+          SmallVector<ReassociationIndices>{
+              llvm::to_vector(llvm::seq<int64_t>(0, result.getRank() - 1)), {result.getRank() - 1}});
+    rw.replaceOp(op, r);
+    return success();
+  }
+};
+
+/// The descriptor of a convolution from x [n, ih, iw, ci] to y [n, oh, ow, co]
+/// with kernel [kh, kw, ci, co].
+KilnConv2d convDescriptor(ArrayRef<int64_t> x, ArrayRef<int64_t> y, ArrayRef<int64_t> w,
+                          ArrayRef<int64_t> strides, bool same) {
+  int64_t pad[2][2] = {{0, 0}, {0, 0}};
+  for (int d = 0; d < 2 && same; ++d) {
+    int64_t total = std::max<int64_t>((y[1 + d] - 1) * strides[d] + w[d] - x[1 + d], 0);
+    pad[d][0] = total / 2; // as kiln-to-linalg's padSame: the extra one after
+    pad[d][1] = total - pad[d][0];
+  }
+  return KilnConv2d{x[0], x[1], x[2], x[3], w[3], w[0], w[1], strides[0], strides[1],
+                    pad[0][0], pad[1][0], pad[0][1], pad[1][1], 0, KILN_ACT_NONE};
+}
+
+ArrayRef<int64_t> fields(const KilnConv2d &c) { return llvm::ArrayRef(&c.batch, 15); }
+
+struct Conv2DToKernel : OpConversionPattern<Conv2DOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(Conv2DOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    auto y = llvm::cast<RankedTensorType>(op.getType());
+    KilnConv2d c = convDescriptor(tensorOf(adaptor.getInput()).getShape(), y.getShape(),
+                                  tensorOf(adaptor.getKernel()).getShape(),
+                                  SmallVector<int64_t>(op.getStrides()), op.getPadding() == "same");
+    rw.replaceOp(op, callKernel(rw, op.getLoc(), "kiln_conv2d_f32", fields(c),
+                                {adaptor.getInput(), adaptor.getKernel()}, {y}));
+    return success();
+  }
+};
+
+struct BackpropInputToKernel : OpConversionPattern<Conv2DBackpropInputOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(Conv2DBackpropInputOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    auto dx = llvm::cast<RankedTensorType>(op.getType());
+    KilnConv2d c = convDescriptor(dx.getShape(), tensorOf(adaptor.getGrad()).getShape(),
+                                  tensorOf(adaptor.getKernel()).getShape(),
+                                  SmallVector<int64_t>(op.getStrides()), op.getPadding() == "same");
+    rw.replaceOp(op, callKernel(rw, op.getLoc(), "kiln_conv2d_backprop_input_f32", fields(c),
+                                {adaptor.getGrad(), adaptor.getKernel()}, {dx}));
+    return success();
+  }
+};
+
+struct BackpropFilterToKernel : OpConversionPattern<Conv2DBackpropFilterOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(Conv2DBackpropFilterOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    auto dw = llvm::cast<RankedTensorType>(op.getType());
+    KilnConv2d c = convDescriptor(tensorOf(adaptor.getInput()).getShape(),
+                                  tensorOf(adaptor.getGrad()).getShape(), dw.getShape(),
+                                  SmallVector<int64_t>(op.getStrides()), op.getPadding() == "same");
+    rw.replaceOp(op, callKernel(rw, op.getLoc(), "kiln_conv2d_backprop_filter_f32", fields(c),
+                                {adaptor.getInput(), adaptor.getGrad()}, {dw}));
+    return success();
+  }
+};
+
+struct KernelCallBufferization
+    : bufferization::DstBufferizableOpInterfaceExternalModel<KernelCallBufferization, KernelCallOp> {
+  LogicalResult bufferize(Operation *op, RewriterBase &rw,
+                          const bufferization::BufferizationOptions &options) const {
+    auto call = cast<KernelCallOp>(op);
+    SmallVector<Value> ins, outs;
+    for (Value v : call.getInputs()) {
+      FailureOr<Value> buffer = bufferization::getBuffer(rw, v, options);
+      if (failed(buffer))
+        return failure();
+      ins.push_back(*buffer);
+    }
+    for (Value v : call.getOutputs()) {
+      FailureOr<Value> buffer = bufferization::getBuffer(rw, v, options);
+      if (failed(buffer))
+        return failure();
+      outs.push_back(*buffer);
+    }
+    rw.create<KernelCallOp>(op->getLoc(), TypeRange{}, call.getCalleeAttr(),
+                            call.getDescriptorAttr(), ins, outs);
+    bufferization::replaceOpWithBufferizedValues(rw, op, outs);
+    return success();
+  }
+};
+
+/// The address of a buffer's first element, as an LLVM pointer.
+Value dataPointer(OpBuilder &b, Location loc, Value memref) {
+  auto type = llvm::cast<MemRefType>(memref.getType());
+  // An identity layout has no offset: the aligned pointer is the first
+  // element (a memref.view into the arena carries its shift there).
+  Value address = b.create<memref::ExtractAlignedPointerAsIndexOp>(loc, memref);
+  if (!type.getLayout().isIdentity()) {
+    auto meta = b.create<memref::ExtractStridedMetadataOp>(loc, memref);
+    Value bytes = b.create<arith::MulIOp>(
+        loc, meta.getOffset(),
+        b.create<arith::ConstantIndexOp>(loc, type.getElementTypeBitWidth() / 8));
+    address = b.create<arith::AddIOp>(loc, address, bytes);
+  }
+  address = b.create<arith::IndexCastOp>(loc, b.getI64Type(), address);
+  return b.create<LLVM::IntToPtrOp>(loc, LLVM::LLVMPointerType::get(b.getContext()), address);
+}
+
+/// The workspace a kernel needs, sized by the library for its descriptor.
+int64_t workspaceBytes(KernelCallOp call) {
+  ArrayRef<int64_t> d = call.getDescriptor();
+  if (call.getCallee() == "kiln_gemm_f32") {
+    KilnGemm g;
+    std::copy(d.begin(), d.end(), &g.m);
+    return int64_t(kiln_gemm_workspace_bytes(&g, cpu::kMaxKernelThreads));
+  }
+  KilnConv2d c;
+  std::copy(d.begin(), d.end(), &c.batch);
+  return int64_t(kiln_conv2d_workspace_bytes(&c, cpu::kMaxKernelThreads));
+}
+
+struct KernelWorkspaces : kiln::impl::KernelWorkspacesBase<KernelWorkspaces> {
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    getOperation().walk([&](KernelCallOp call) {
+      if (call->hasAttr("kiln.workspace") || call.getNumResults() != 0)
+        return;
+      OpBuilder b(call);
+      int64_t bytes = std::max<int64_t>(workspaceBytes(call), 1);
+      Value ws = b.create<memref::AllocOp>(call.getLoc(),
+                                           MemRefType::get({bytes}, IntegerType::get(ctx, 8)));
+      call.getOutputsMutable().append(ws);
+      call->setAttr("kiln.workspace", UnitAttr::get(ctx));
+      b.setInsertionPointAfter(call);
+      b.create<memref::DeallocOp>(call.getLoc(), ws);
+    });
+  }
+};
+
+struct CallKernels : kiln::impl::CallKernelsBase<CallKernels> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    MLIRContext *ctx = &getContext();
+    auto ptr = LLVM::LLVMPointerType::get(ctx);
+    auto i64 = IntegerType::get(ctx, 64);
+    SmallVector<KernelCallOp> calls;
+    module.walk([&](KernelCallOp op) { calls.push_back(op); });
+    OpBuilder top = OpBuilder::atBlockBegin(module.getBody());
+    unsigned counter = 0;
+    for (KernelCallOp call : calls) {
+      Location loc = call.getLoc();
+      if (!call->hasAttr("kiln.workspace")) {
+        call.emitError("kiln-call-kernels: run kiln-kernel-workspaces first");
+        return signalPassFailure();
+      }
+      for (Value v : call->getOperands()) {
+        auto t = llvm::dyn_cast<MemRefType>(v.getType());
+        if (!t || !t.hasStaticShape() || !memref::isStaticShapeAndContiguousRowMajor(t)) {
+          call.emitError("kiln-call-kernels needs contiguous row-major buffers, got ") << v.getType();
+          return signalPassFailure();
+        }
+      }
+      StringRef callee = call.getCallee();
+      ArrayRef<int64_t> d = call.getDescriptor();
+      // The descriptor: a constant global of int64s.
+      std::string name = "__kiln_desc_" + std::to_string(counter++);
+      auto descType = MemRefType::get({int64_t(d.size())}, i64);
+      top.create<memref::GlobalOp>(loc, name, top.getStringAttr("private"), descType,
+                                   DenseElementsAttr::get(RankedTensorType::get({int64_t(d.size())}, i64), d),
+                                   /*constant=*/true, /*alignment=*/IntegerAttr());
+      OpBuilder b(call);
+      Value desc = b.create<memref::GetGlobalOp>(loc, descType, name);
+      SmallVector<Value> in(call.getInputs()), out(call.getOutputs());
+      Value ws = out.pop_back_val();
+      SmallVector<Value> args{dataPointer(b, loc, desc)};
+      Value null = b.create<LLVM::ZeroOp>(loc, ptr);
+      auto p = [&](Value v) { return dataPointer(b, loc, v); };
+      if (callee == "kiln_gemm_f32" || callee == "kiln_conv2d_f32")
+        args.append({p(in[0]), p(in[1]), null, p(out[0])}); // (no bias yet)
+      else if (callee == "kiln_conv2d_backprop_input_f32")
+        args.append({p(in[0]), p(in[1]), p(out[0])});
+      else
+        args.append({p(in[0]), p(in[1]), p(out[0]), null}); // dw (no db yet)
+      args.push_back(p(ws));
+      args.push_back(b.create<arith::ConstantIntOp>(
+          loc, llvm::cast<MemRefType>(ws.getType()).getNumElements(), 64));
+      auto fnType = FunctionType::get(ctx, ValueRange(args).getTypes(), {IntegerType::get(ctx, 32)});
+      auto fn = module.lookupSymbol<func::FuncOp>(callee);
+      if (!fn) {
+        fn = top.create<func::FuncOp>(loc, callee, fnType);
+        fn.setPrivate();
+      }
+      b.create<func::CallOp>(loc, fn, args);
+      call.erase();
+    }
+  }
+};
+
+} // namespace
+
+void kiln::cpu::populateKernelCallPatterns(RewritePatternSet &patterns) {
+  patterns.add<MatMulToKernel, Conv2DToKernel, BackpropInputToKernel, BackpropFilterToKernel>(
+      patterns.getContext(), /*benefit=*/2);
+}
+
+void kiln::cpu::registerKernelCallBufferization(DialectRegistry &registry) {
+  registry.addExtension(+[](MLIRContext *ctx, KilnDialect *) {
+    KernelCallOp::attachInterface<KernelCallBufferization>(*ctx);
+  });
+}
