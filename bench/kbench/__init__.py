@@ -1,0 +1,1 @@
+"""bench/: Kiln against its peers (bench/run.py drives it; docs/performance.md explains it)."""
