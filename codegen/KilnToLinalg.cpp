@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "codegen/Padding.h"
 #include "codegen/Passes.h"
 #include "codegen/cpu/KernelCalls.h"
 #include "ir/KilnOps.h"
@@ -143,10 +144,9 @@ Value reshapeTo(OpBuilder &b, Location loc, Value src, RankedTensorType target) 
   return b.create<tensor::ExpandShapeOp>(loc, target, flat, all);
 }
 
-/// TensorFlow's "same" padding before the first element of one spatial dim;
-/// the extra row/column of an odd total goes after the last.
+/// TensorFlow's "same" padding before the first element of one spatial dim.
 int64_t samePadBefore(int64_t in, int64_t out, int64_t window, int64_t stride) {
-  return std::max<int64_t>((out - 1) * stride + window - in, 0) / 2;
+  return samePadding(in, out, window, stride).before;
 }
 
 /// Pads the spatial dims (1, 2) of an NHWC tensor so that windows produce the
@@ -159,12 +159,11 @@ Value padSame(OpBuilder &b, Location loc, Value x, RankedTensorType result,
   bool any = false;
   for (int i = 0; i < 2; ++i) {
     int64_t in = t.getDimSize(1 + i), out = result.getDimSize(1 + i);
-    int64_t total = std::max<int64_t>((out - 1) * strides[i] + window[i] - in, 0);
-    int64_t before = samePadBefore(in, out, window[i], strides[i]);
-    low[1 + i] = b.getIndexAttr(before);
-    high[1 + i] = b.getIndexAttr(total - before);
-    shape[1 + i] += total;
-    any |= total > 0;
+    SamePadding pad = samePadding(in, out, window[i], strides[i]);
+    low[1 + i] = b.getIndexAttr(pad.before);
+    high[1 + i] = b.getIndexAttr(pad.after);
+    shape[1 + i] += pad.before + pad.after;
+    any |= pad.before + pad.after > 0;
   }
   if (!any)
     return x;

@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "codegen/cpu/KernelCalls.h"
+#include "codegen/Padding.h"
 #include "codegen/Passes.h"
 #include "ir/KilnOps.h"
 #include "kernels/cpu/Kernels.h"
@@ -82,14 +83,11 @@ struct MatMulToKernel : OpConversionPattern<MatMulOp> {
 /// with kernel [kh, kw, ci, co].
 KilnConv2d convDescriptor(ArrayRef<int64_t> x, ArrayRef<int64_t> y, ArrayRef<int64_t> w,
                           ArrayRef<int64_t> strides, bool same) {
-  int64_t pad[2][2] = {{0, 0}, {0, 0}};
-  for (int d = 0; d < 2 && same; ++d) {
-    int64_t total = std::max<int64_t>((y[1 + d] - 1) * strides[d] + w[d] - x[1 + d], 0);
-    pad[d][0] = total / 2; // as kiln-to-linalg's padSame: the extra one after
-    pad[d][1] = total - pad[d][0];
-  }
+  SamePadding pad[2] = {{0, 0}, {0, 0}};
+  for (int d = 0; d < 2 && same; ++d)
+    pad[d] = samePadding(x[1 + d], y[1 + d], w[d], strides[d]);
   return KilnConv2d{x[0], x[1], x[2], x[3], w[3], w[0], w[1], strides[0], strides[1],
-                    pad[0][0], pad[1][0], pad[0][1], pad[1][1], 0, KILN_ACT_NONE};
+                    pad[0].before, pad[1].before, pad[0].after, pad[1].after, 0, KILN_ACT_NONE};
 }
 
 ArrayRef<int64_t> fields(const KilnConv2d &c) { return llvm::ArrayRef(&c.batch, 15); }
@@ -141,19 +139,18 @@ struct KernelCallBufferization
   LogicalResult bufferize(Operation *op, RewriterBase &rw,
                           const bufferization::BufferizationOptions &options) const {
     auto call = cast<KernelCallOp>(op);
+    auto buffers = [&](ValueRange tensors, SmallVectorImpl<Value> &out) {
+      for (Value v : tensors) {
+        FailureOr<Value> buffer = bufferization::getBuffer(rw, v, options);
+        if (failed(buffer))
+          return false;
+        out.push_back(*buffer);
+      }
+      return true;
+    };
     SmallVector<Value> ins, outs;
-    for (Value v : call.getInputs()) {
-      FailureOr<Value> buffer = bufferization::getBuffer(rw, v, options);
-      if (failed(buffer))
-        return failure();
-      ins.push_back(*buffer);
-    }
-    for (Value v : call.getOutputs()) {
-      FailureOr<Value> buffer = bufferization::getBuffer(rw, v, options);
-      if (failed(buffer))
-        return failure();
-      outs.push_back(*buffer);
-    }
+    if (!buffers(call.getInputs(), ins) || !buffers(call.getOutputs(), outs))
+      return failure();
     rw.create<KernelCallOp>(op->getLoc(), TypeRange{}, call.getCalleeAttr(),
                             call.getDescriptorAttr(), ins, outs);
     bufferization::replaceOpWithBufferizedValues(rw, op, outs);
