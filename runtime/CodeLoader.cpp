@@ -136,6 +136,13 @@ kiln_status loadCode(const ArtifactDesc &artifact, std::vector<EntryDesc> &entri
                   static_cast<unsigned>(ELF64_ST_TYPE(entry->st_info)));
     e.fn = reinterpret_cast<void (*)(void **)>(sym);
   }
+  // The kernels library's thread hook, when the model links it (only a
+  // definition inside the model's own object counts).
+  if (void *sym = dlsym(code.handle, "kiln_kernels_set_parallel_for")) {
+    Dl_info where{};
+    if (dladdr(sym, &where) && where.dli_fname && std::strcmp(where.dli_fname, self->l_name) == 0)
+      code.setParallelFor = reinterpret_cast<decltype(code.setParallelFor)>(sym);
+  }
   out = code;
   code = LoadedCode{}; // disarm the guard
   return KILN_OK;

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 #pragma once
 
+#include "runtime/ThreadPool.h"
 #include "runtime/kiln_runtime.h"
 
 #include <atomic>
@@ -152,6 +153,10 @@ const char *knownCpuFeatures();
 struct LoadedCode {
   void *handle = nullptr; // dlopen handle
   int fd = -1;            // the memfd; kept open while loaded (see CodeLoader.cpp)
+  // kernels/cpu's kiln_kernels_set_parallel_for in the model's object; NULL
+  // when the model calls no library kernel (then there is nothing to thread).
+  using ParallelFor = void (*)(void *ctx, int64_t n, ThreadPool::Body body, void *arg);
+  void (*setParallelFor)(ParallelFor pf, void *ctx, int64_t numThreads) = nullptr;
 };
 
 /// Writes the shared object to a memfd, dlopens it and resolves every entry
@@ -183,6 +188,8 @@ struct kiln_model {
   kiln::rt::AlignedBuffer initialState; // the artifact's values of the state entries (reset_state)
   kiln::rt::LoadedCode code;
   bool hasCode = false;
+  kiln::rt::ThreadPool pool; // the kernels' threads (hasCode only)
+  int32_t numThreads = 1;    // as set; pool.threads() may be fewer
   ~kiln_model();
 };
 

@@ -85,6 +85,19 @@ void release(kiln_model *m) {
     delete m;
 }
 
+/// (Re)starts the model's pool with n threads (0: defaultThreadCount()) and
+/// hands it to the kernels in the model's code.
+void setThreads(kiln_model &m, int32_t n) {
+  m.numThreads = n > 0 ? n : defaultThreadCount();
+  if (!m.hasCode)
+    return;
+  if (m.code.setParallelFor)
+    m.code.setParallelFor(nullptr, nullptr, 1); // no kernel may see a pool being replaced
+  m.pool.start(m.code.setParallelFor ? m.numThreads : 1);
+  if (m.code.setParallelFor && m.pool.threads() > 1)
+    m.code.setParallelFor(&ThreadPool::hook, &m.pool, m.pool.threads());
+}
+
 kiln_status loadBytes(const uint8_t *data, size_t size, uint32_t flags, kiln_model **out) {
   kiln_model *m = new (std::nothrow) kiln_model;
   if (!m)
@@ -128,6 +141,7 @@ kiln_status loadBytes(const uint8_t *data, size_t size, uint32_t flags, kiln_mod
       return s;
     }
     m->hasCode = true;
+    setThreads(*m, 0);
   }
   m->desc.sharedObject = nullptr;
   finalizeInfos(*m);
@@ -210,6 +224,7 @@ kiln_status checkInput(const char *fn, const kiln_session *s, const kiln_tensor_
 } // namespace
 
 kiln_model::~kiln_model() {
+  pool.stop();
   if (hasCode)
     unloadCode(code);
 }
@@ -444,6 +459,22 @@ KILN_API kiln_status kiln_model_reset_state(kiln_model *model) {
     if (p.state)
       std::memcpy(model->paramStorage.data() + p.offset, model->initialState.data() + p.initialOffset,
                   p.tensor.byteSize);
+  return ok();
+}
+
+KILN_API kiln_status kiln_model_set_num_threads(kiln_model *model, int32_t num_threads) {
+  KILN_REQUIRE(model, "kiln_model_set_num_threads: model is NULL");
+  KILN_REQUIRE(num_threads >= 0 && num_threads <= KILN_MAX_THREADS,
+               "kiln_model_set_num_threads: num_threads must be 0 (the default) to %d, got %d", KILN_MAX_THREADS,
+               num_threads);
+  setThreads(*model, num_threads);
+  return ok();
+}
+
+KILN_API kiln_status kiln_model_num_threads(const kiln_model *model, int32_t *num_threads) {
+  KILN_REQUIRE(model, "kiln_model_num_threads: model is NULL");
+  KILN_REQUIRE(num_threads, "kiln_model_num_threads: num_threads is NULL");
+  *num_threads = model->numThreads;
   return ok();
 }
 

@@ -65,12 +65,13 @@ extern "C" {
 
 /* Version of this API (bumped when a declaration changes) and the .kbin
  * format_version this runtime reads. */
-#define KILN_RUNTIME_API_VERSION 3 /* 2: kiln_param_info.is_state, kiln_model_reset_state; 3: kiln_fit, kiln_evaluate, kiln_predict, checkpoints */
+#define KILN_RUNTIME_API_VERSION 4 /* 2: kiln_param_info.is_state, kiln_model_reset_state; 3: kiln_fit, kiln_evaluate, kiln_predict, checkpoints; 4: kiln_model_set_num_threads */
 #define KILN_KBIN_FORMAT_VERSION 1
 
 /* Limits a .kbin must respect (checked at load). */
 #define KILN_MAX_RANK 8                            /* dimensions per tensor */
 #define KILN_MAX_TENSOR_BYTES (UINT64_C(1) << 40)  /* per tensor and for scratch */
+#define KILN_MAX_THREADS 1024                      /* kiln_model_set_num_threads */
 
 typedef enum kiln_status {
   KILN_OK = 0,
@@ -204,6 +205,26 @@ KILN_API kiln_status kiln_model_set_param(kiln_model *model, const char *name, k
  * A no-op for a model without state. Not synchronised with running sessions,
  * like kiln_model_set_param. */
 KILN_API kiln_status kiln_model_reset_state(kiln_model *model);
+
+/* ---- threads ---------------------------------------------------------- */
+
+/* A model's GEMMs and convolutions split their work over its own pool of
+ * threads, started at load: KILN_NUM_THREADS threads when that environment
+ * variable holds a positive integer, else one per CPU this process may run
+ * on. Results are identical bit for bit at any thread count (work is split
+ * along outputs only, never along a sum). Runs create no threads; idle
+ * workers spin briefly, then sleep. Sessions of one model running at the
+ * same time share the pool: a kernel that finds it busy runs on its own
+ * thread. A kernel uses at most as many threads as the model was compiled
+ * for (kilnc --max-threads, default 16: their packing buffers are part of
+ * the scratch arena). Generated loops (pooling, softmax, the optimizer
+ * update) run on the calling thread.
+ * num_threads: 1 (no workers) to KILN_MAX_THREADS, or 0 for the default.
+ * Not while a session of the model runs (like kiln_model_set_param). */
+KILN_API kiln_status kiln_model_set_num_threads(kiln_model *model, int32_t num_threads);
+/* The count set (or the default): fewer may run when the system refused
+ * threads, and models whose code calls no kernel use one. */
+KILN_API kiln_status kiln_model_num_threads(const kiln_model *model, int32_t *num_threads);
 
 /* ---- sessions --------------------------------------------------------- */
 

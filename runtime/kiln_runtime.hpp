@@ -196,6 +196,8 @@ public:
   }
   /// Restores every optimizer-state entry to its initial value (kiln_model_reset_state).
   Status reset_state() { return detail::check(kiln_model_reset_state(m_)); }
+  /// Threads of the model's GEMMs and convolutions (0: the default; kiln_model_set_num_threads).
+  Status set_num_threads(int32_t n) { return detail::check(kiln_model_set_num_threads(m_, n)); }
 
   /// A new session of entry point `entry`.
   inline Result<Session> session(const std::string &entry);

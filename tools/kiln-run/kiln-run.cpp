@@ -70,7 +70,9 @@ void usage(bool full = false) {
                "Arrays: .npy, .npz (one array per input, by name) or .safetensors.\n"
                "Data (--data): an MNIST IDX or CIFAR-10 folder, images,labels IDX files, x.npy,y.npy,\n"
                "an .npz with x and y, a CIFAR-10 .bin batch or a .csv. DATA OPTIONS: --scale F,\n"
-               "--one-hot K, --label-column C, --no-header, --split train|test, --skip N, --limit N.\n");
+               "--one-hot K, --label-column C, --no-header, --split train|test, --skip N, --limit N.\n"
+               "Every command but info takes --threads N: the threads of the model's GEMMs and\n"
+               "convolutions (default: KILN_NUM_THREADS, else every CPU; results do not change).\n");
   if (!full) {
     std::fprintf(stderr, "kiln-run --help describes fit, evaluate, grad and gradcheck.\n");
     return;
@@ -792,6 +794,7 @@ int main(int argc, char **argv) {
   FitCommand fits;
   fits.modelPath = modelPath;
   std::set<std::string> given;
+  int32_t threads = 0; // the runtime's default: KILN_NUM_THREADS or every CPU
   for (int i = 3; i < argc; ++i) {
     std::string arg = argv[i];
     // Options of each command; any other is refused by name.
@@ -799,17 +802,17 @@ int main(int argc, char **argv) {
   "--data", "--scale", "--one-hot", "--label-column", "--no-header", "--split", "--skip", "--limit"
     static const std::map<std::string, std::vector<std::string>> kOptions = {
         {"info", {}},
-        {"predict", {"--input", "--params", "--output", "--classes", "--entry", KILN_DATA_OPTIONS}},
-        {"grad", {"--input", "--labels", "--params", "--output", "--entry"}},
+        {"predict", {"--input", "--params", "--output", "--classes", "--entry", "--threads", KILN_DATA_OPTIONS}},
+        {"grad", {"--input", "--labels", "--params", "--output", "--entry", "--threads"}},
         {"gradcheck",
          {"--input", "--labels", "--params", "--entry", "--samples", "--epsilon", "--seed", "--tolerance", "--atol",
-          "--strict", "--verbose"}},
+          "--strict", "--verbose", "--threads"}},
         {"fit",
          {KILN_DATA_OPTIONS, "--epochs", "--batch-size", "--seed", "--no-shuffle", "--validation-split",
           "--validation-data", "--validation-skip", "--validation-limit", "--early-stopping", "--patience",
           "--min-delta", "--restore-best", "--params", "--save", "--checkpoint", "--resume", "--history", "--plot",
-          "--json"}},
-        {"evaluate", {KILN_DATA_OPTIONS, "--params", "--batch-size", "--json"}},
+          "--json", "--threads"}},
+        {"evaluate", {KILN_DATA_OPTIONS, "--params", "--batch-size", "--json", "--threads"}},
     };
 #undef KILN_DATA_OPTIONS
     const std::vector<std::string> &known = kOptions.at(command);
@@ -851,7 +854,13 @@ int main(int argc, char **argv) {
       entryName = v;
     else if (arg == "--labels")
       grads.labelsPath = v;
-    else if (arg == "--samples") {
+    else if (arg == "--threads") {
+      if (!parseInteger("--threads", v, 1, integer))
+        return 1;
+      if (integer > KILN_MAX_THREADS)
+        return fail("--threads: at most " + std::to_string(KILN_MAX_THREADS) + ", got " + v);
+      threads = int32_t(integer);
+    } else if (arg == "--samples") {
       if (!parseInteger("--samples", v, 1, integer))
         return 1;
       grads.samples = integer;
@@ -950,6 +959,11 @@ int main(int argc, char **argv) {
   uint32_t flags = command == "info" ? KILN_LOAD_NO_CODE : KILN_LOAD_DEFAULT;
   if (kiln_model_load_file(modelPath.c_str(), flags, &model) != KILN_OK)
     return fail(kiln_last_error());
+  if (threads && kiln_model_set_num_threads(model, threads) != KILN_OK) {
+    fail(kiln_last_error());
+    kiln_model_free(model);
+    return 1;
+  }
   int rc;
   if (command == "info") {
     rc = info(model);

@@ -951,3 +951,65 @@ TEST(RuntimeFit, AllocatesNothingPerStep) {
       EXPECT_EQ(counts.at[e][i], counts.at[e][0]) << "epoch " << e << " step " << i + 1;
   }
 }
+
+//===--- threads -------------------------------------------------------------===//
+
+namespace {
+
+/// Random images [n, 28, 28, 1] in [0, 1) with i32 labels 0-9.
+Data imageData(int64_t n, unsigned seed) {
+  Data d;
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(0, 1);
+  for (int64_t i = 0; i < n * 28 * 28; ++i)
+    d.x.push_back(u(rng));
+  for (int64_t i = 0; i < n; ++i)
+    d.yi.push_back(static_cast<int32_t>(rng() % 10));
+  d.xShape = {n, 28, 28, 1};
+  d.yShape = {n};
+  return d;
+}
+
+} // namespace
+
+TEST(RuntimeThreads, TrainingIsBitwiseTheSameOnAnyThreadCount) {
+  // The MNIST CNN: GEMMs and all three convolutions go through the kernels,
+  // which split outputs over the model's pool. 3 threads cut differently
+  // from 2 (and than 1) on every shape.
+  std::string kbin = compile(std::string(KILN_EXAMPLES_DIR) + "/mnist_cnn.kiln", "16");
+  Data data = imageData(40, 5); // 2 full batches and a padded one per epoch
+  std::map<std::string, std::vector<uint8_t>> reference;
+  for (int32_t threads : {1, 2, 3}) {
+    Model m(kbin);
+    int32_t got = 0;
+    ASSERT_EQ(kiln_model_num_threads(m, &got), KILN_OK);
+    EXPECT_GE(got, 1); // the default
+    ASSERT_EQ(kiln_model_set_num_threads(m, threads), KILN_OK) << kiln_last_error();
+    ASSERT_EQ(kiln_model_num_threads(m, &got), KILN_OK);
+    EXPECT_EQ(got, threads);
+    kiln_fit_options o = options(2, 16);
+    o.seed = 3;
+    o.validation_split = 0;
+    ASSERT_EQ(kiln_fit(m, data.get(), &o), KILN_OK) << kiln_last_error();
+    if (threads == 1)
+      reference = allParams(m);
+    else
+      EXPECT_TRUE(allParams(m) == reference) << threads << " threads changed the trained parameters";
+  }
+}
+
+TEST(RuntimeThreads, SetNumThreadsChecksItsArguments) {
+  Model m(compile(softmaxSource()));
+  EXPECT_ERROR(kiln_model_set_num_threads(nullptr, 2), KILN_ERR_INVALID_ARGUMENT, "model is NULL");
+  EXPECT_ERROR(kiln_model_set_num_threads(m, -1), KILN_ERR_INVALID_ARGUMENT, "num_threads", "got -1");
+  EXPECT_ERROR(kiln_model_set_num_threads(m, KILN_MAX_THREADS + 1), KILN_ERR_INVALID_ARGUMENT, "num_threads");
+  EXPECT_ERROR(kiln_model_num_threads(m, nullptr), KILN_ERR_INVALID_ARGUMENT, "num_threads is NULL");
+  // 0 restores the default, KILN_NUM_THREADS when set.
+  setenv("KILN_NUM_THREADS", "3", 1);
+  ASSERT_EQ(kiln_model_set_num_threads(m, 0), KILN_OK);
+  unsetenv("KILN_NUM_THREADS");
+  int32_t got = 0;
+  ASSERT_EQ(kiln_model_num_threads(m, &got), KILN_OK);
+  EXPECT_EQ(got, 3);
+}
+
