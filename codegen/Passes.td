@@ -57,6 +57,35 @@ def CallKernels : Pass<"kiln-call-kernels", "::mlir::ModuleOp"> {
                            "::mlir::LLVM::LLVMDialect", "::mlir::func::FuncDialect"];
 }
 
+def OutlineParallelLoops : Pass<"kiln-outline-parallel-loops", "::mlir::ModuleOp"> {
+  let summary = "Run large outermost scf.parallel loops on the kernels' threads";
+  let description = [{
+    On buffers, after convert-linalg-to-parallel-loops: an outermost
+    scf.parallel with at least `min-work` innermost iterations becomes a
+    private function @<f>__par<i>(lo, hi, captures...) over a range of its
+    first dimension, called through the declaration
+    @<f>__par<i>__fork(n, captures...) that kiln-lower-forks defines. Loops
+    capturing a strided memref (not a bare pointer) stay serial. Only parallel
+    dimensions are split: results do not depend on the thread count.
+  }];
+  let options = [
+    Option<"minWork", "min-work", "int64_t", /*default=*/"32768",
+           "Innermost iterations below which a loop nest stays serial (a fork-join costs ~1-5 us)">,
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect"];
+}
+
+def LowerForks : Pass<"kiln-lower-forks", "::mlir::ModuleOp"> {
+  let summary = "Define each @<f>__par<i>__fork as a call of kiln_kernels_parallel_for (LLVM dialect)";
+  let description = [{
+    After convert-func-to-llvm (bare pointers): the fork stores its captures
+    in a stack frame and calls kiln_kernels_parallel_for(n, tramp, frame);
+    tramp(frame, lo, hi) loads them and calls the body function.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 def FuseLoops : Pass<"kiln-fuse-loops", "::mlir::func::FuncOp"> {
   let summary = "Merge the linalg ops of each kernel function into as few loop nests as possible";
   let description = [{

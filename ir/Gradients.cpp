@@ -65,8 +65,10 @@ KILN_UNARY_RULE(RsqrtOp, gb.mul(g, gb.mul(gb.mul(y, gb.make<SquareOp>({y})), -0.
 KILN_UNARY_RULE(SquareOp, gb.mul(g, gb.mul(x, 2.0)))
 KILN_UNARY_RULE(TanhOp, gb.mul(g, gb.sub(gb.scalar(1.0), gb.make<SquareOp>({y}))))
 KILN_UNARY_RULE(SigmoidOp, gb.mul(g, gb.mul(y, gb.sub(gb.scalar(1.0), y))))
-// relu'(0) = 0, as TensorFlow and PyTorch define it.
-KILN_UNARY_RULE(ReluOp, gb.mul(g, gb.greater(x, gb.scalar(0.0))))
+// relu'(0) = 0, as TensorFlow and PyTorch define it. Written with y (y > 0
+// exactly when x > 0): x then has no other user than the relu, so the bias
+// add and the relu stay a GEMM / convolution epilogue (kernels/cpu).
+KILN_UNARY_RULE(ReluOp, gb.mul(g, gb.greater(y, gb.scalar(0.0))))
 // Outside a training step dropout is the identity (training steps replace it
 // with a multiplication by kiln.dropout_mask).
 KILN_UNARY_RULE(DropoutOp, g)

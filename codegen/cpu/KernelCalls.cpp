@@ -48,6 +48,58 @@ Value callKernel(OpBuilder &b, Location loc, StringRef callee, ArrayRef<int64_t>
       .getResult(0);
 }
 
+/// The library's fused epilogue, out = act(out + bias[column]), taken from
+/// the ops after a GEMM or convolution: its only user adds a 1-D bias along
+/// the last dimension, and that sum's only user may be relu, sigmoid or tanh.
+struct Epilogue {
+  Value bias;                    // the bias, as converted (null: none)
+  int64_t activation = KILN_ACT_NONE;
+  SmallVector<Operation *> ops;  // the add, then the activation: replaced by the call
+};
+
+Epilogue matchEpilogue(Operation *producer, ConversionPatternRewriter &rw) {
+  Epilogue e;
+  Value y = producer->getResult(0);
+  if (!y.hasOneUse())
+    return e;
+  auto add = dyn_cast<AddOp>(*y.getUsers().begin());
+  if (!add || add.getType() != y.getType())
+    return e;
+  Value bias = add.getLhs() == y ? add.getRhs() : add.getLhs();
+  auto bt = llvm::dyn_cast<RankedTensorType>(bias.getType());
+  auto yt = llvm::cast<RankedTensorType>(y.getType());
+  if (bias == y || !bt || bt.getRank() != 1 || bt.getDimSize(0) != yt.getShape().back() ||
+      bt.getElementType() != yt.getElementType())
+    return e;
+  e.bias = rw.getRemappedValue(bias);
+  if (!e.bias)
+    return Epilogue{};
+  e.ops.push_back(add);
+  if (add->hasOneUse()) {
+    Operation *act = *add->getUsers().begin();
+    int64_t kind = isa<ReluOp>(act) ? KILN_ACT_RELU : isa<SigmoidOp>(act) ? KILN_ACT_SIGMOID
+                                                    : isa<TanhOp>(act)  ? KILN_ACT_TANH
+                                                                        : KILN_ACT_NONE;
+    if (kind != KILN_ACT_NONE) {
+      e.activation = kind;
+      e.ops.push_back(act);
+    }
+  }
+  return e;
+}
+
+/// Replaces `op` and its epilogue ops with the call's result `r`.
+void replaceWithEpilogue(Operation *op, const Epilogue &e, Value r, ConversionPatternRewriter &rw) {
+  if (e.ops.empty()) {
+    rw.replaceOp(op, r);
+    return;
+  }
+  rw.replaceOp(e.ops.back(), r);
+  for (Operation *dead : llvm::reverse(ArrayRef<Operation *>(e.ops).drop_back()))
+    rw.eraseOp(dead);
+  rw.eraseOp(op);
+}
+
 /// 2-D products, and [..., M, K] x [K, N] with the leading dims folded into M.
 struct MatMulToKernel : OpConversionPattern<MatMulOp> {
   using OpConversionPattern::OpConversionPattern;
@@ -67,14 +119,18 @@ struct MatMulToKernel : OpConversionPattern<MatMulOp> {
           loc, a, SmallVector<ReassociationIndices>{
                       llvm::to_vector(llvm::seq<int64_t>(0, ta.getRank() - 1)), {ta.getRank() - 1}});
     auto flat = RankedTensorType::get({m, n}, result.getElementType());
-    KilnGemm g{m, n, k, tA ? m : k, tB ? k : n, n, tA, tB, 0, KILN_ACT_NONE};
-    Value r = callKernel(rw, loc, "kiln_gemm_f32", llvm::ArrayRef(&g.m, 10), {a, b}, {flat});
+    Epilogue e = matchEpilogue(op, rw);
+    KilnGemm g{m, n, k, tA ? m : k, tB ? k : n, n, tA, tB, 0, e.activation};
+    SmallVector<Value> inputs{a, b};
+    if (e.bias)
+      inputs.push_back(e.bias);
+    Value r = callKernel(rw, loc, "kiln_gemm_f32", llvm::ArrayRef(&g.m, 10), inputs, {flat});
     if (result.getRank() > 2)
       r = rw.create<tensor::ExpandShapeOp>(
           loc, result, r,
           SmallVector<ReassociationIndices>{
               llvm::to_vector(llvm::seq<int64_t>(0, result.getRank() - 1)), {result.getRank() - 1}});
-    rw.replaceOp(op, r);
+    replaceWithEpilogue(op, e, r, rw);
     return success();
   }
 };
@@ -100,8 +156,12 @@ struct Conv2DToKernel : OpConversionPattern<Conv2DOp> {
     KilnConv2d c = convDescriptor(tensorOf(adaptor.getInput()).getShape(), y.getShape(),
                                   tensorOf(adaptor.getKernel()).getShape(),
                                   SmallVector<int64_t>(op.getStrides()), op.getPadding() == "same");
-    rw.replaceOp(op, callKernel(rw, op.getLoc(), "kiln_conv2d_f32", fields(c),
-                                {adaptor.getInput(), adaptor.getKernel()}, {y}));
+    Epilogue e = matchEpilogue(op, rw);
+    c.activation = e.activation;
+    SmallVector<Value> inputs{adaptor.getInput(), adaptor.getKernel()};
+    if (e.bias)
+      inputs.push_back(e.bias);
+    replaceWithEpilogue(op, e, callKernel(rw, op.getLoc(), "kiln_conv2d_f32", fields(c), inputs, {y}), rw);
     return success();
   }
 };
@@ -245,7 +305,7 @@ struct CallKernels : kiln::impl::CallKernelsBase<CallKernels> {
       Value null = b.create<LLVM::ZeroOp>(loc, ptr);
       auto p = [&](Value v) { return dataPointer(b, loc, v); };
       if (callee == "kiln_gemm_f32" || callee == "kiln_conv2d_f32")
-        args.append({p(in[0]), p(in[1]), null, p(out[0])}); // (no bias yet)
+        args.append({p(in[0]), p(in[1]), in.size() > 2 ? p(in[2]) : null, p(out[0])}); // bias: fused epilogue
       else if (callee == "kiln_conv2d_backprop_input_f32")
         args.append({p(in[0]), p(in[1]), p(out[0])});
       else

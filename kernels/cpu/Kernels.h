@@ -106,6 +106,11 @@ typedef void (*KilnParallelFor)(void *ctx, int64_t n, KilnParallelBody body, voi
  * (the default). Process-wide; set it while no kernel is running. */
 void kiln_kernels_set_parallel_for(KilnParallelFor pf, void *ctx, int64_t num_threads);
 
+/* For generated loops: body(arg, begin, end) over at most num_threads
+ * contiguous, disjoint ranges covering [0, n), through the hook (serially
+ * without one). Each index runs exactly once whatever the thread count. */
+void kiln_kernels_parallel_for(int64_t n, KilnParallelBody body, void *arg);
+
 /* Forces an instruction set (KILN_ISA_AUTO: the best the CPU has, or the
  * KILN_CPU_KERNELS choice). Returns the one now in effect, or -1, changing
  * nothing, when the CPU or the build lacks it. Set it while no kernel runs. */

@@ -161,3 +161,31 @@ extern "C" void kiln_kernels_set_parallel_for(KilnParallelFor pf, void *ctx, int
   gParallelCtx = ctx;
   gThreads = pf && num_threads > 1 ? num_threads : 1;
 }
+
+namespace {
+// kiln_kernels_parallel_for's parts: part p runs the p-th of `parts`
+// near-equal ranges of [0, n).
+struct Ranges {
+  int64_t n, parts;
+  KilnParallelBody body;
+  void *arg;
+};
+
+void runRanges(void *arg, int64_t begin, int64_t end) {
+  const Ranges &r = *static_cast<const Ranges *>(arg);
+  for (int64_t p = begin; p < end; ++p) {
+    int64_t lo, hi;
+    kiln::cpu::cut(r.n, 1, r.parts, p, lo, hi);
+    if (lo < hi)
+      r.body(r.arg, lo, hi);
+  }
+}
+} // namespace
+
+extern "C" void kiln_kernels_parallel_for(int64_t n, KilnParallelBody body, void *arg) {
+  using namespace kiln::cpu;
+  if (n <= 0)
+    return;
+  Ranges r{n, min64(gThreads, n), body, arg};
+  parallelFor(r.parts, runRanges, &r);
+}
