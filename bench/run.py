@@ -302,7 +302,7 @@ def main():
 
     env_base = dict(os.environ)
     n = str(args.threads)
-    env_base.update({"OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n,
+    env_base.update({"KILN_NUM_THREADS": n, "OMP_NUM_THREADS": n, "MKL_NUM_THREADS": n, "OPENBLAS_NUM_THREADS": n,
                      "TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow",
                      "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=true intra_op_parallelism_threads=" + n,
                      "TORCHINDUCTOR_CACHE_DIR": os.path.join(work, "inductor-cache"),

@@ -102,8 +102,8 @@ def markdown(res, note=""):
           "Measured with %d threads at once: %s GFLOP/s." % (
               peak["per_core"], peak.get("method", ""), P, nc, nc, nc,
               "%.1f" % peak["gflops_%d" % nc] if peak.get("gflops_%d" % nc) else "?"))
-    w("- Threads: %d for every peer; **Kiln runs on one thread** (its runtime has no thread pool yet). "
-      "Peers run with `%s`." % (cfg["threads"], cfg["malloc_for_peers"]))
+    w("- Threads: %d for every system (Kiln: `KILN_NUM_THREADS`, its model's pool runs the GEMMs, "
+      "convolutions and large generated loops). Peers run with `%s`." % (cfg["threads"], cfg["malloc_for_peers"]))
     w("- Each figure is the median of repeated runs after a warm-up (at least %d; budget %.1f s per "
       "measurement; steps faster than 2 ms are timed in groups). Load average at start %.2f, at end %.2f." % (
           cfg["min_reps"], cfg["budget_s"], res["load_average_at_start"][0], res["load_average_at_end"][0]))

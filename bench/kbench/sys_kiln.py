@@ -8,7 +8,7 @@ from .common import Skip
 
 
 class Kiln:
-    notes = ["single-threaded (the runtime has no thread pool yet)",
+    notes = ["KILN_NUM_THREADS threads: GEMMs, convolutions and large generated loops on the model's pool",
              "timed through ctypes: one kiln_session_run per step; epoch: kiln_fit"]
 
     def __init__(self, cfg):

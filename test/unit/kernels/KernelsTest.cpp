@@ -498,3 +498,29 @@ TEST(KernelsApi, EnvironmentChoosesIsa) {
 }
 
 } // namespace
+
+// kiln_kernels_parallel_for (generated loops): contiguous ranges covering
+// [0, n) exactly once, at most one per thread, with and without a hook.
+TEST(KernelsApi, ParallelForCoversEveryIndexOnce) {
+  struct Seen {
+    std::vector<int> hits;
+    int ranges = 0;
+    static void body(void *arg, int64_t begin, int64_t end) {
+      auto *s = static_cast<Seen *>(arg);
+      ++s->ranges;
+      for (int64_t i = begin; i < end; ++i)
+        ++s->hits[size_t(i)];
+    }
+  };
+  for (int64_t threads : {1, 3, 4})
+    for (int64_t n : {0, 1, 2, 5, 64, 1001}) {
+      kiln_kernels_set_parallel_for(threads > 1 ? reverseFor : nullptr, nullptr, threads);
+      Seen s{std::vector<int>(size_t(n)), 0};
+      kiln_kernels_parallel_for(n, &Seen::body, &s);
+      EXPECT_TRUE(std::all_of(s.hits.begin(), s.hits.end(), [](int h) { return h == 1; }))
+          << n << " indices, " << threads << " threads";
+      EXPECT_LE(s.ranges, std::min<int64_t>(threads, n));
+      EXPECT_EQ(s.ranges > 0, n > 0);
+    }
+  kiln_kernels_set_parallel_for(nullptr, nullptr, 1);
+}
