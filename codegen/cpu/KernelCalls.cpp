@@ -37,15 +37,14 @@ namespace {
 
 RankedTensorType tensorOf(Value v) { return llvm::cast<RankedTensorType>(v.getType()); }
 
-Value callKernel(OpBuilder &b, Location loc, StringRef callee, ArrayRef<int64_t> descriptor,
-                 ValueRange inputs, ArrayRef<RankedTensorType> outputs) {
+Operation *callKernel(OpBuilder &b, Location loc, StringRef callee, ArrayRef<int64_t> descriptor,
+                      ValueRange inputs, ArrayRef<RankedTensorType> outputs) {
   SmallVector<Value> inits;
   for (RankedTensorType t : outputs)
     inits.push_back(b.create<tensor::EmptyOp>(loc, t.getShape(), t.getElementType()));
   SmallVector<Type> types(outputs.begin(), outputs.end());
-  return b.create<KernelCallOp>(loc, types, b.getStringAttr(callee),
-                                b.getDenseI64ArrayAttr(descriptor), inputs, inits)
-      .getResult(0);
+  return b.create<KernelCallOp>(loc, types, b.getStringAttr(callee), b.getDenseI64ArrayAttr(descriptor), inputs,
+                                inits);
 }
 
 /// The library's fused epilogue, out = act(out + bias[column]), taken from
@@ -124,7 +123,7 @@ struct MatMulToKernel : OpConversionPattern<MatMulOp> {
     SmallVector<Value> inputs{a, b};
     if (e.bias)
       inputs.push_back(e.bias);
-    Value r = callKernel(rw, loc, "kiln_gemm_f32", llvm::ArrayRef(&g.m, 10), inputs, {flat});
+    Value r = callKernel(rw, loc, "kiln_gemm_f32", llvm::ArrayRef(&g.m, 10), inputs, {flat})->getResult(0);
     if (result.getRank() > 2)
       r = rw.create<tensor::ExpandShapeOp>(
           loc, result, r,
@@ -161,7 +160,8 @@ struct Conv2DToKernel : OpConversionPattern<Conv2DOp> {
     SmallVector<Value> inputs{adaptor.getInput(), adaptor.getKernel()};
     if (e.bias)
       inputs.push_back(e.bias);
-    replaceWithEpilogue(op, e, callKernel(rw, op.getLoc(), "kiln_conv2d_f32", fields(c), inputs, {y}), rw);
+    replaceWithEpilogue(op, e, callKernel(rw, op.getLoc(), "kiln_conv2d_f32", fields(c), inputs, {y})->getResult(0),
+                        rw);
     return success();
   }
 };
@@ -175,22 +175,68 @@ struct BackpropInputToKernel : OpConversionPattern<Conv2DBackpropInputOp> {
                                   tensorOf(adaptor.getKernel()).getShape(),
                                   SmallVector<int64_t>(op.getStrides()), op.getPadding() == "same");
     rw.replaceOp(op, callKernel(rw, op.getLoc(), "kiln_conv2d_backprop_input_f32", fields(c),
-                                {adaptor.getGrad(), adaptor.getKernel()}, {dx}));
+                                {adaptor.getGrad(), adaptor.getKernel()}, {dx})
+                         ->getResult(0));
     return success();
   }
 };
+
+/// The bias gradient kiln-fuse groups with a filter gradient: a reduce_sum of
+/// the same dy over batch, rows and columns in the same block. The library
+/// computes it in the filter gradient's pass over dy (its db output).
+ReduceSumOp biasGradientOf(Conv2DBackpropFilterOp op) {
+  for (Operation *user : op.getGrad().getUsers())
+    if (auto r = dyn_cast<ReduceSumOp>(user))
+      if (r->getBlock() == op->getBlock() && !r.getKeepdims() &&
+          r.getAxes() == ArrayRef<int64_t>{0, 1, 2} && tensorOf(r.getOperand()).getRank() == 4)
+        return r;
+  return {};
+}
+
+/// dw (and db, when `bias` is its reduce_sum) as one call at the rewriter's
+/// insertion point; replaces both ops.
+void filterGradientCall(Conv2DBackpropFilterOp op, ReduceSumOp bias, ConversionPatternRewriter &rw) {
+  auto dw = llvm::cast<RankedTensorType>(op.getType());
+  Value x = rw.getRemappedValue(op.getInput()), dy = rw.getRemappedValue(op.getGrad());
+  KilnConv2d c = convDescriptor(tensorOf(x).getShape(), tensorOf(dy).getShape(), dw.getShape(),
+                                SmallVector<int64_t>(op.getStrides()), op.getPadding() == "same");
+  SmallVector<RankedTensorType> outs{dw};
+  if (bias)
+    outs.push_back(llvm::cast<RankedTensorType>(bias.getType()));
+  Operation *call = callKernel(rw, op.getLoc(), "kiln_conv2d_backprop_filter_f32", fields(c), {x, dy}, outs);
+  rw.replaceOp(op, call->getResult(0));
+  if (bias)
+    rw.replaceOp(bias, call->getResult(1));
+}
 
 struct BackpropFilterToKernel : OpConversionPattern<Conv2DBackpropFilterOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult matchAndRewrite(Conv2DBackpropFilterOp op, OpAdaptor adaptor,
                                 ConversionPatternRewriter &rw) const override {
-    auto dw = llvm::cast<RankedTensorType>(op.getType());
-    KilnConv2d c = convDescriptor(tensorOf(adaptor.getInput()).getShape(),
-                                  tensorOf(adaptor.getGrad()).getShape(), dw.getShape(),
-                                  SmallVector<int64_t>(op.getStrides()), op.getPadding() == "same");
-    rw.replaceOp(op, callKernel(rw, op.getLoc(), "kiln_conv2d_backprop_filter_f32", fields(c),
-                                {adaptor.getInput(), adaptor.getGrad()}, {dw}));
+    ReduceSumOp bias = biasGradientOf(op);
+    filterGradientCall(op, bias && op->isBeforeInBlock(bias) ? bias : ReduceSumOp(), rw);
     return success();
+  }
+};
+
+/// A bias gradient that comes before its filter gradient: the call goes
+/// here, when the filter gradient's operands are already defined.
+struct BiasGradientToKernel : OpConversionPattern<ReduceSumOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult matchAndRewrite(ReduceSumOp op, OpAdaptor adaptor,
+                                ConversionPatternRewriter &rw) const override {
+    for (Operation *user : op.getOperand().getUsers()) {
+      auto f = dyn_cast<Conv2DBackpropFilterOp>(user);
+      if (!f || biasGradientOf(f) != op || !op->isBeforeInBlock(f))
+        continue;
+      Value x = f.getInput();
+      Operation *def = x.getDefiningOp();
+      if (def && def->getBlock() == op->getBlock() && !def->isBeforeInBlock(op))
+        continue;
+      filterGradientCall(f, op, rw);
+      return success();
+    }
+    return failure();
   }
 };
 
@@ -309,7 +355,7 @@ struct CallKernels : kiln::impl::CallKernelsBase<CallKernels> {
       else if (callee == "kiln_conv2d_backprop_input_f32")
         args.append({p(in[0]), p(in[1]), p(out[0])});
       else
-        args.append({p(in[0]), p(in[1]), p(out[0]), null}); // dw (no db yet)
+        args.append({p(in[0]), p(in[1]), p(out[0]), out.size() > 1 ? p(out[1]) : null}); // dw, db
       args.push_back(p(ws));
       args.push_back(b.create<arith::ConstantIntOp>(
           loc, llvm::cast<MemRefType>(ws.getType()).getNumElements(), 64));
@@ -328,8 +374,8 @@ struct CallKernels : kiln::impl::CallKernelsBase<CallKernels> {
 } // namespace
 
 void kiln::cpu::populateKernelCallPatterns(RewritePatternSet &patterns) {
-  patterns.add<MatMulToKernel, Conv2DToKernel, BackpropInputToKernel, BackpropFilterToKernel>(
-      patterns.getContext(), /*benefit=*/2);
+  patterns.add<MatMulToKernel, Conv2DToKernel, BackpropInputToKernel, BackpropFilterToKernel,
+               BiasGradientToKernel>(patterns.getContext(), /*benefit=*/2);
 }
 
 void kiln::cpu::registerKernelCallBufferization(DialectRegistry &registry) {
