@@ -249,6 +249,7 @@ KILN_API const char *kiln_status_name(kiln_status status) {
   case KILN_ERR_OUT_OF_MEMORY: return "KILN_ERR_OUT_OF_MEMORY";
   case KILN_ERR_NON_FINITE: return "KILN_ERR_NON_FINITE";
   case KILN_ERR_STOPPED: return "KILN_ERR_STOPPED";
+  case KILN_ERR_NO_DEVICE: return "KILN_ERR_NO_DEVICE";
   }
   return "KILN_ERR_UNKNOWN";
 }

@@ -65,7 +65,7 @@ extern "C" {
 
 /* Version of this API (bumped when a declaration changes) and the .kbin
  * format_version this runtime reads. */
-#define KILN_RUNTIME_API_VERSION 4 /* 2: kiln_param_info.is_state, kiln_model_reset_state; 3: kiln_fit, kiln_evaluate, kiln_predict, checkpoints; 4: kiln_model_set_num_threads */
+#define KILN_RUNTIME_API_VERSION 4 /* 2: kiln_param_info.is_state, kiln_model_reset_state; 3: kiln_fit, kiln_evaluate, kiln_predict, checkpoints; 4: kiln_model_set_num_threads, kiln_cuda_devices, KILN_ERR_NO_DEVICE */
 #define KILN_KBIN_FORMAT_VERSION 1
 
 /* Limits a .kbin must respect (checked at load). */
@@ -85,7 +85,8 @@ typedef enum kiln_status {
   KILN_ERR_CODE_LOAD = 8,        /* the model's shared object failed to load (memfd, dlopen, dlsym) */
   KILN_ERR_OUT_OF_MEMORY = 9,    /* a tensor buffer could not be allocated */
   KILN_ERR_NON_FINITE = 10,      /* training stopped: a loss or parameter became NaN or infinite */
-  KILN_ERR_STOPPED = 11          /* training stopped by the progress callback (not an error of the model) */
+  KILN_ERR_STOPPED = 11,         /* training stopped by the progress callback (not an error of the model) */
+  KILN_ERR_NO_DEVICE = 12        /* no CUDA driver or device (kiln_cuda_devices) */
 } kiln_status;
 
 /* Element types; the values are those of kiln.kbin.DType. */
@@ -148,6 +149,22 @@ KILN_API size_t kiln_dtype_size(kiln_dtype dtype);
  * runtime's fixed list ("avx2", "fma", "avx512f", ...; docs/runtime.md).
  * KILN_ERR_NOT_FOUND for a name not in the list. */
 KILN_API kiln_status kiln_cpu_supports(const char *feature, int *supported);
+
+/* The CUDA devices of this machine, as the NVIDIA driver reports them. The
+ * runtime links no CUDA library: the first call opens libcuda.so.1 with
+ * dlopen (KILN_CUDA_DRIVER names another file) and runs cuInit. Fills up to
+ * `capacity` entries of `devices` (NULL when capacity is 0) and sets *count
+ * to the number of devices. Without a driver or a device: KILN_ERR_NO_DEVICE,
+ * *count = 0, and kiln_last_error() says why ("no CUDA driver: cannot load
+ * libcuda.so.1 ...", "no CUDA device: cuInit failed with
+ * CUDA_ERROR_NO_DEVICE (100) ..."). Running models on a GPU is not part of
+ * this runtime yet. */
+typedef struct kiln_cuda_device {
+  char name[256];                     /* "NVIDIA H100 80GB HBM3" */
+  int32_t compute_major, compute_minor; /* compute capability, e.g. 9.0 */
+  uint64_t memory_bytes;
+} kiln_cuda_device;
+KILN_API kiln_status kiln_cuda_devices(kiln_cuda_device *devices, size_t capacity, size_t *count);
 
 /* ---- models ----------------------------------------------------------- */
 

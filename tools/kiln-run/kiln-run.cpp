@@ -29,6 +29,8 @@
 #include "runtime/io/Npz.h"
 #include "runtime/io/Safetensors.h"
 #include "runtime/kiln_runtime.h"
+#include <sched.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cfloat>
@@ -50,7 +52,8 @@ namespace {
 /// The synopsis; with `full`, also the notes on grad and gradcheck (--help).
 void usage(bool full = false) {
   std::fprintf(stderr,
-               "usage: kiln-run info MODEL.kbin\n"
+               "usage: kiln-run devices       (CPU threads and features; CUDA devices, or why none)\n"
+               "       kiln-run info MODEL.kbin\n"
                "       kiln-run predict MODEL.kbin --input [NAME=]FILE ... --output FILE\n"
                "                [--params FILE] [--classes FILE] [--entry NAME]\n"
                "       kiln-run grad MODEL.kbin --input [NAME=]FILE ... --labels FILE\n"
@@ -775,10 +778,38 @@ int gradcheck(kiln_model *model, const GradOptions &o) {
 }
 
 
+/// `kiln-run devices`: the CPU's threads and features, and the CUDA devices
+/// (or why there are none). Exit 0 either way: no GPU is not an error here.
+int devices() {
+  cpu_set_t set;
+  int cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 0;
+  std::printf("cpu: %d threads available; features:", cpus);
+  for (const char *f : {"sse4.2", "avx", "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512vnni"}) {
+    int yes = 0;
+    if (kiln_cpu_supports(f, &yes) == KILN_OK && yes)
+      std::printf(" %s", f);
+  }
+  std::printf("\n");
+  kiln_cuda_device found[16];
+  size_t count = 0;
+  if (kiln_cuda_devices(found, 16, &count) != KILN_OK) {
+    std::printf("cuda: %s\n", kiln_last_error());
+    return 0;
+  }
+  for (size_t i = 0; i < count && i < 16; ++i)
+    std::printf("cuda:%zu %s, compute capability %d.%d, %.1f GiB\n", i, found[i].name, found[i].compute_major,
+                found[i].compute_minor, double(found[i].memory_bytes) / (1 << 30));
+  if (count > 16)
+    std::printf("(and %zu more)\n", count - 16);
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
   bool help = argc >= 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h");
+  if (argc == 2 && std::string(argv[1]) == "devices")
+    return devices();
   if (argc < 3 || help) {
     usage(help);
     return help ? 0 : 1;

@@ -1250,3 +1250,25 @@ TEST_F(Runtime, RepeatedFailuresLeakNothing) {
     kiln_model_free(m);
   }
 }
+
+// CUDA devices: a list, or KILN_ERR_NO_DEVICE with the reason; never a crash
+// without a driver (the build machines have none; the GPU machine has one).
+TEST(RuntimeCuda, DevicesOrWhyNot) {
+  EXPECT_ERROR(kiln_cuda_devices(nullptr, 0, nullptr), KILN_ERR_INVALID_ARGUMENT, "count is NULL");
+  size_t count = 99;
+  EXPECT_ERROR(kiln_cuda_devices(nullptr, 1, &count), KILN_ERR_INVALID_ARGUMENT, "devices is NULL");
+  kiln_cuda_device devices[4];
+  kiln_status s = kiln_cuda_devices(devices, 4, &count);
+  if (s == KILN_OK) {
+    ASSERT_GT(count, 0u);
+    EXPECT_GT(std::strlen(devices[0].name), 0u);
+    EXPECT_GE(devices[0].compute_major, 3);
+    EXPECT_GT(devices[0].memory_bytes, 0u);
+  } else {
+    EXPECT_EQ(s, KILN_ERR_NO_DEVICE);
+    EXPECT_EQ(count, 0u);
+    EXPECT_TRUE(std::strstr(kiln_last_error(), "no CUDA") || std::strstr(kiln_last_error(), "CUDA driver"))
+        << kiln_last_error();
+  }
+  EXPECT_STREQ(kiln_status_name(KILN_ERR_NO_DEVICE), "KILN_ERR_NO_DEVICE");
+}
