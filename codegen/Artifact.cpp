@@ -10,7 +10,6 @@
 using namespace mlir;
 using namespace kiln;
 
-static constexpr uint32_t kFormatVersion = 1;
 
 static TensorSignature signature(Type type, std::string name) {
   auto t = llvm::cast<RankedTensorType>(type);
@@ -125,7 +124,7 @@ std::string kiln::buildArtifact(const ArtifactContents &c) {
   flatbuffers::Offset<kbin::FitDefaults> fit;
   if (c.fit)
     fit = CreateFitDefaults(b, c.fit->epochs, c.fit->batchSize, c.fit->validationSplit, c.fit->shuffle);
-  auto model = CreateModel(b, kFormatVersion, b.CreateString("kilnc 0.1"),
+  auto model = CreateModel(b, kKbinFormatVersion, b.CreateString(kProducer),
                            b.CreateString(c.modelName), b.CreateVector(entries),
                            b.CreateVector(params), cpu, /*gpu=*/0, /*memory_plans=*/0, fit);
   FinishModelBuffer(b, model);

@@ -10,6 +10,12 @@
 
 namespace kiln {
 
+/// The compiler's name and version, as .kbin files record it (Model.producer)
+/// and `kilnc --version` prints it.
+inline constexpr const char *kProducer = "kilnc 0.1";
+/// The .kbin format_version kilnc writes (artifact/kbin.fbs).
+inline constexpr uint32_t kKbinFormatVersion = 1;
+
 struct TensorSignature {
   std::string name;
   bool isInt = false; // i32, else f32

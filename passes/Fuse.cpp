@@ -65,6 +65,8 @@ public:
 
   unsigned of(Operation *op) const { return groupOf.lookup(op); }
   ArrayRef<Operation *> ops(unsigned g) const { return members[g]; }
+  /// Whether every op of group g is elementwise (rules 4 and 5 move only such groups).
+  bool allElementwise(unsigned g) const;
   unsigned size() const { return members.size(); }
 
   /// Merges group `b` into `a` if that keeps the group graph acyclic.
@@ -117,6 +119,10 @@ private:
   DenseMap<Operation *, unsigned> groupOf;
   std::vector<SmallVector<Operation *>> members;
 };
+
+bool Groups::allElementwise(unsigned g) const {
+  return llvm::all_of(ops(g), [](Operation *o) { return roleOf(o) == Role::Elementwise; });
+}
 
 bool singleUser(Value v, Operation *user) {
   return llvm::all_of(v.getUsers(), [&](Operation *u) { return u == user; });
@@ -176,7 +182,7 @@ struct Fuse : kiln::impl::FuseBase<Fuse> {
     for (Operation *op : order) {
       unsigned g = groups.of(op);
       if (roleOf(op) == Role::Outside || groups.ops(g).front() != op ||
-          !llvm::all_of(groups.ops(g), [](Operation *o) { return roleOf(o) == Role::Elementwise; }))
+          !groups.allElementwise(g))
         continue;
       std::optional<unsigned> consumer;
       bool one = true;
@@ -199,8 +205,7 @@ struct Fuse : kiln::impl::FuseBase<Fuse> {
     llvm::SetVector<unsigned> candidates;
     for (Operation *op : order) {
       unsigned g = groups.of(op);
-      if (roleOf(op) != Role::Outside &&
-          llvm::all_of(groups.ops(g), [](Operation *o) { return roleOf(o) == Role::Elementwise; }))
+      if (roleOf(op) != Role::Outside && groups.allElementwise(g))
         candidates.insert(g);
     }
     for (bool changed = true; changed;) {

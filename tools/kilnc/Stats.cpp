@@ -116,9 +116,10 @@ void CompileStats::recordFused(ModuleOp module) {
 
 void CompileStats::recordMemory(ModuleOp module) {
   for (auto f : module.getOps<LLVM::LLVMFuncOp>()) {
-    if (!llvm::any_of(entries, [&](auto &p) { return p.first == f.getName(); }))
-      continue;
-    Entry &e = entry(f.getName());
+    auto known = llvm::find_if(entries, [&](auto &p) { return p.first == f.getName(); });
+    if (known == entries.end())
+      continue; // not an entry point (kernels, wrappers, loop bodies)
+    Entry &e = known->second;
     if (auto a = f->getAttrOfType<IntegerAttr>("kiln.scratch_bytes"))
       e.arenaBytes = a.getInt();
     if (auto a = f->getAttrOfType<IntegerAttr>("kiln.buffer_bytes"))

@@ -20,6 +20,7 @@
 #include "ir/KilnOps.h"
 #include "passes/Passes.h"
 #include "codegen/Artifact.h"
+#include "llvm/Config/llvm-config.h"
 #include "codegen/Passes.h"
 #include "mlir/InitAllPasses.h"
 #include "codegen/cpu/CpuBackend.h"
@@ -144,6 +145,10 @@ int main(int argc, char **argv) {
   // LLVM's own (back-end) options would bury kilnc's in --help; MLIR's
   // printing flags stay accepted and are listed below.
   cl::HideUnrelatedOptions(kilncCategory);
+  cl::SetVersionPrinter([](llvm::raw_ostream &os) {
+    os << kiln::kProducer << " (writes .kbin format " << kiln::kKbinFormatVersion << "; LLVM and MLIR "
+       << LLVM_VERSION_STRING << ")\n";
+  });
   std::vector<char *> args;
   for (int i = 0; i < argc; ++i) {
     if (i > 0 && (StringRef(argv[i]) == "--stats" || StringRef(argv[i]) == "-stats"))
