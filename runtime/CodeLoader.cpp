@@ -53,6 +53,27 @@ std::string memfdName(const std::string &model) {
   return s;
 }
 
+/// Where a dlsym result lives: in the model's object (`self`) or not, and
+/// whether its ELF symbol is a function.
+struct Resolved {
+  bool inModel = false, function = false;
+  const char *object = nullptr; // the object's path, as dladdr reports it
+  unsigned elfType = 0;
+};
+
+Resolved resolve(void *sym, const struct link_map *self) {
+  Resolved r;
+  Dl_info where{};
+  void *extra = nullptr;
+  int found = dladdr1(sym, &where, &extra, RTLD_DL_SYMENT);
+  const auto *elf = static_cast<const ElfW(Sym) *>(extra);
+  r.object = where.dli_fname;
+  r.inModel = found && where.dli_fname && std::strcmp(where.dli_fname, self->l_name) == 0;
+  r.elfType = elf ? static_cast<unsigned>(ELF64_ST_TYPE(elf->st_info)) : 0;
+  r.function = !elf || r.elfType == STT_FUNC || r.elfType == STT_GNU_IFUNC;
+  return r;
+}
+
 } // namespace
 
 void unloadCode(LoadedCode &code) {
@@ -120,27 +141,23 @@ kiln_status loadCode(const ArtifactDesc &artifact, std::vector<EntryDesc> &entri
     }
     // dlsym also searches the object's dependencies (libc): the symbol must be
     // a function defined by the model itself.
-    Dl_info where{};
-    void *extra = nullptr;
-    int found = dladdr1(sym, &where, &extra, RTLD_DL_SYMENT);
-    const auto *entry = static_cast<const ElfW(Sym) *>(extra);
-    if (!found || !where.dli_fname || std::strcmp(where.dli_fname, self->l_name) != 0)
+    Resolved r = resolve(sym, self);
+    if (!r.inModel)
       return fail(KILN_ERR_CODE_LOAD,
                   "entry point '%.*s': symbol '%.*s' is not defined by the model's shared object "
                   "(it resolves to %s)",
                   kMaxNameInMessage, e.name.c_str(), kMaxNameInMessage, e.cpuSymbol.c_str(),
-                  where.dli_fname ? where.dli_fname : "an unknown object");
-    if (entry && ELF64_ST_TYPE(entry->st_info) != STT_FUNC && ELF64_ST_TYPE(entry->st_info) != STT_GNU_IFUNC)
+                  r.object ? r.object : "an unknown object");
+    if (!r.function)
       return fail(KILN_ERR_CODE_LOAD, "entry point '%.*s': symbol '%.*s' is not a function (ELF symbol type %u)",
-                  kMaxNameInMessage, e.name.c_str(), kMaxNameInMessage, e.cpuSymbol.c_str(),
-                  static_cast<unsigned>(ELF64_ST_TYPE(entry->st_info)));
+                  kMaxNameInMessage, e.name.c_str(), kMaxNameInMessage, e.cpuSymbol.c_str(), r.elfType);
     e.fn = reinterpret_cast<void (*)(void **)>(sym);
   }
-  // The kernels library's thread hook, when the model links it (only a
-  // definition inside the model's own object counts).
+  // The kernels library's thread hook, when the model links it (a function
+  // defined in the model's own object, as for entry points).
   if (void *sym = dlsym(code.handle, "kiln_kernels_set_parallel_for")) {
-    Dl_info where{};
-    if (dladdr(sym, &where) && where.dli_fname && std::strcmp(where.dli_fname, self->l_name) == 0)
+    Resolved r = resolve(sym, self);
+    if (r.inModel && r.function)
       code.setParallelFor = reinterpret_cast<decltype(code.setParallelFor)>(sym);
   }
   out = code;

@@ -54,6 +54,14 @@ struct Epilogue {
   Value bias;                    // the bias, as converted (null: none)
   int64_t activation = KILN_ACT_NONE;
   SmallVector<Operation *> ops;  // the add, then the activation: replaced by the call
+
+  /// The call's inputs: the product's two operands, then the bias if any.
+  SmallVector<Value> inputs(Value a, Value b) const {
+    SmallVector<Value> in{a, b};
+    if (bias)
+      in.push_back(bias);
+    return in;
+  }
 };
 
 Epilogue matchEpilogue(Operation *producer, ConversionPatternRewriter &rw) {
@@ -120,10 +128,7 @@ struct MatMulToKernel : OpConversionPattern<MatMulOp> {
     auto flat = RankedTensorType::get({m, n}, result.getElementType());
     Epilogue e = matchEpilogue(op, rw);
     KilnGemm g{m, n, k, tA ? m : k, tB ? k : n, n, tA, tB, 0, e.activation};
-    SmallVector<Value> inputs{a, b};
-    if (e.bias)
-      inputs.push_back(e.bias);
-    Value r = callKernel(rw, loc, "kiln_gemm_f32", llvm::ArrayRef(&g.m, 10), inputs, {flat})->getResult(0);
+    Value r = callKernel(rw, loc, "kiln_gemm_f32", llvm::ArrayRef(&g.m, 10), e.inputs(a, b), {flat})->getResult(0);
     if (result.getRank() > 2)
       r = rw.create<tensor::ExpandShapeOp>(
           loc, result, r,
@@ -157,11 +162,10 @@ struct Conv2DToKernel : OpConversionPattern<Conv2DOp> {
                                   SmallVector<int64_t>(op.getStrides()), op.getPadding() == "same");
     Epilogue e = matchEpilogue(op, rw);
     c.activation = e.activation;
-    SmallVector<Value> inputs{adaptor.getInput(), adaptor.getKernel()};
-    if (e.bias)
-      inputs.push_back(e.bias);
-    replaceWithEpilogue(op, e, callKernel(rw, op.getLoc(), "kiln_conv2d_f32", fields(c), inputs, {y})->getResult(0),
-                        rw);
+    Value r = callKernel(rw, op.getLoc(), "kiln_conv2d_f32", fields(c), e.inputs(adaptor.getInput(), adaptor.getKernel()),
+                         {y})
+                  ->getResult(0);
+    replaceWithEpilogue(op, e, r, rw);
     return success();
   }
 };

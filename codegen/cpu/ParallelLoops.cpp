@@ -21,6 +21,7 @@
 
 #include "codegen/Passes.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Transforms/RegionUtils.h"
 
@@ -36,18 +37,21 @@ namespace {
 
 constexpr StringLiteral kForkSuffix = "__fork";
 
-std::optional<int64_t> constantIndex(Value v) {
-  if (auto c = v.getDefiningOp<arith::ConstantIndexOp>())
-    return c.value();
-  return std::nullopt;
-}
-
-/// Iterations of dimension `d` of a loop with constant bounds, or nullopt.
+/// Iterations of a loop dimension with constant bounds, or nullopt.
 std::optional<int64_t> tripCount(Value lb, Value ub, Value step) {
-  auto l = constantIndex(lb), u = constantIndex(ub), s = constantIndex(step);
+  auto l = getConstantIntValue(lb), u = getConstantIntValue(ub), s = getConstantIntValue(step);
   if (!l || !u || !s || *s <= 0)
     return std::nullopt;
   return *u > *l ? (*u - *l + *s - 1) / *s : 0;
+}
+
+/// The product of the constant trip counts of dimensions [from, n) of `p`
+/// (an unknown count counts as 1).
+int64_t parallelTrips(scf::ParallelOp p, unsigned from) {
+  int64_t trips = 1;
+  for (unsigned d = from; d < p.getNumLoops(); ++d)
+    trips *= tripCount(p.getLowerBound()[d], p.getUpperBound()[d], p.getStep()[d]).value_or(1);
+  return trips;
 }
 
 /// Innermost iterations per iteration of the enclosing loop: the largest
@@ -58,10 +62,9 @@ int64_t innerWork(Region &region) {
     int64_t trips = 1;
     if (auto f = dyn_cast<scf::ForOp>(op))
       trips = tripCount(f.getLowerBound(), f.getUpperBound(), f.getStep()).value_or(1);
-    else if (auto p = dyn_cast<scf::ParallelOp>(op)) {
-      for (unsigned d = 0; d < p.getNumLoops(); ++d)
-        trips *= tripCount(p.getLowerBound()[d], p.getUpperBound()[d], p.getStep()[d]).value_or(1);
-    } else
+    else if (auto p = dyn_cast<scf::ParallelOp>(op))
+      trips = parallelTrips(p, 0);
+    else
       return WalkResult::advance();
     best = std::max(best, trips * innerWork(op->getRegion(0)));
     return WalkResult::skip();
@@ -105,10 +108,7 @@ struct OutlineParallelLoops : kiln::impl::OutlineParallelLoopsBase<OutlineParall
         tripCount(loop.getLowerBound()[0], loop.getUpperBound()[0], loop.getStep()[0]);
     if (!trips || *trips < 2)
       return false;
-    int64_t work = *trips;
-    for (unsigned d = 1; d < loop.getNumLoops(); ++d)
-      work *= tripCount(loop.getLowerBound()[d], loop.getUpperBound()[d], loop.getStep()[d]).value_or(1);
-    if (work * innerWork(loop.getRegion()) < minWork)
+    if (*trips * parallelTrips(loop, 1) * innerWork(loop.getRegion()) < minWork)
       return false;
 
     // Values from outside: constants are cloned into the body, the rest passed.
