@@ -113,20 +113,55 @@ std::string kiln::buildArtifact(const ArtifactContents &c) {
                                        b.CreateVector(outs), b.CreateVector(indices),
                                        b.CreateString("kiln_" + e.name), e.scratchBytes));
   }
-  std::vector<flatbuffers::Offset<flatbuffers::String>> features;
-  for (const std::string &f : c.cpuFeatures)
-    features.push_back(b.CreateString(f));
-  b.ForceVectorAlignment(c.sharedObject.size(), 1, 64);
-  auto so = b.CreateVector(reinterpret_cast<const uint8_t *>(c.sharedObject.data()),
-                           c.sharedObject.size());
-  auto cpu = CreateCpuCode(b, b.CreateString(c.triple), b.CreateString(c.cpu),
-                           b.CreateVector(features), so);
+  flatbuffers::Offset<CpuCode> cpu;
+  if (!c.sharedObject.empty()) {
+    std::vector<flatbuffers::Offset<flatbuffers::String>> features;
+    for (const std::string &f : c.cpuFeatures)
+      features.push_back(b.CreateString(f));
+    b.ForceVectorAlignment(c.sharedObject.size(), 1, 64);
+    auto so = b.CreateVector(reinterpret_cast<const uint8_t *>(c.sharedObject.data()),
+                             c.sharedObject.size());
+    cpu = CreateCpuCode(b, b.CreateString(c.triple), b.CreateString(c.cpu),
+                        b.CreateVector(features), so);
+  }
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<GpuModule>>> gpu;
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<GpuEntryPoint>>> gpuEntries;
+  if (!c.gpuImages.empty()) {
+    std::vector<flatbuffers::Offset<GpuModule>> modules;
+    for (const GpuImage &img : c.gpuImages) {
+      b.ForceVectorAlignment(img.image.size(), 1, 64);
+      auto bytes = b.CreateVector(reinterpret_cast<const uint8_t *>(img.image.data()), img.image.size());
+      modules.push_back(CreateGpuModule(b, b.CreateString(img.arch), bytes));
+    }
+    gpu = b.CreateVector(modules);
+    std::vector<flatbuffers::Offset<GpuEntryPoint>> ges;
+    for (const GpuEntry &ge : c.gpuEntries) {
+      const EntrySignature *sig = nullptr;
+      for (const EntrySignature &e : c.entries)
+        if (e.symbol == ge.symbol)
+          sig = &e;
+      if (!sig)
+        continue; // not an entry point of the model (none today)
+      std::vector<flatbuffers::Offset<kbin::GpuLaunch>> launches;
+      for (const GpuLaunch &l : ge.launches) {
+        std::vector<kbin::GpuArg> args;
+        for (const GpuArg &a : l.args)
+          args.emplace_back(a.buffer, a.offset);
+        launches.push_back(kbin::CreateGpuLaunch(b, b.CreateString(l.kernel),
+                                                 b.CreateVector(l.grid, 3), b.CreateVector(l.block, 3),
+                                                 /*shared_bytes=*/0, b.CreateVectorOfStructs(args)));
+      }
+      ges.push_back(CreateGpuEntryPoint(b, b.CreateString(sig->name), ge.scratchBytes,
+                                        b.CreateVector(launches)));
+    }
+    gpuEntries = b.CreateVector(ges);
+  }
   flatbuffers::Offset<kbin::FitDefaults> fit;
   if (c.fit)
     fit = CreateFitDefaults(b, c.fit->epochs, c.fit->batchSize, c.fit->validationSplit, c.fit->shuffle);
   auto model = CreateModel(b, kKbinFormatVersion, b.CreateString(kProducer),
                            b.CreateString(c.modelName), b.CreateVector(entries),
-                           b.CreateVector(params), cpu, /*gpu=*/0, /*memory_plans=*/0, fit);
+                           b.CreateVector(params), cpu, gpu, /*memory_plans=*/0, fit, gpuEntries);
   FinishModelBuffer(b, model);
   return std::string(reinterpret_cast<const char *>(b.GetBufferPointer()), b.GetSize());
 }

@@ -47,6 +47,26 @@ struct FitDefaults {
   bool shuffle = true;
 };
 
+/// GPU code (kbin GpuModule / GpuEntryPoint): see artifact/kbin.fbs.
+struct GpuArg {
+  uint32_t buffer = 0; // packed-ABI index: inputs, params, outputs, then the GPU arena
+  uint64_t offset = 0; // bytes into that buffer
+};
+struct GpuLaunch {
+  std::string kernel;
+  unsigned grid[3] = {1, 1, 1}, block[3] = {1, 1, 1};
+  std::vector<GpuArg> args;
+};
+struct GpuEntry {
+  std::string symbol;        // the entry function's name (EntrySignature::symbol)
+  uint64_t scratchBytes = 0; // the GPU arena
+  std::vector<GpuLaunch> launches;
+};
+struct GpuImage {
+  std::string arch;  // "sm_80" (CUBIN), "compute_90" (PTX)
+  std::string image;
+};
+
 /// Everything a .kbin holds, gathered while compiling.
 struct ArtifactContents {
   std::string modelName;
@@ -55,7 +75,9 @@ struct ArtifactContents {
   std::vector<ParameterValue> params;
   std::string triple, cpu;
   std::vector<std::string> cpuFeatures;
-  std::string sharedObject;
+  std::string sharedObject; // empty: no CPU code (kilnc --target=cuda)
+  std::vector<GpuImage> gpuImages;
+  std::vector<GpuEntry> gpuEntries;
 };
 
 /// Model name and parameters with their initial values, from the graph.

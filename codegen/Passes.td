@@ -190,4 +190,19 @@ def PackedEntryPoints : Pass<"kiln-packed-entry-points", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def CudaPlanKernels : Pass<"kiln-cuda-plan-kernels", "::mlir::ModuleOp"> {
+  let summary = "Size each kiln.kernel_call's workspace for the kernels/cuda templates";
+  let description = [{
+    CUDA pipeline, after bufferization, before kiln-kernel-workspaces: records
+    on each GEMM / convolution call the workspace bytes that kernels/cuda's
+    plan for it needs (split-K partial sums; 0 for most calls) as
+    `kiln.workspace_bytes`, which kiln-kernel-workspaces then allocates in
+    the arena instead of the CPU library's packing buffers.
+  }];
+  let options = [
+    Option<"precision", "precision", "std::string", /*default=*/"\"tf32\"",
+           "fp32, tf32 or bf16: how GEMMs and convolutions multiply">,
+  ];
+}
+
 #endif

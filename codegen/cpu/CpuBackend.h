@@ -49,6 +49,10 @@ bool compileToObjects(mlir::ModuleOp module, llvm::TargetMachine &tm,
 bool linkSharedObject(llvm::ArrayRef<std::string> objects, std::string &sharedObject,
                       std::string &error);
 
+/// Runs a textual pass pipeline ("builtin.module(...)") with every MLIR and
+/// Kiln pass registered (the CUDA backend shares it).
+mlir::LogicalResult runPipeline(mlir::ModuleOp module, llvm::StringRef pipeline);
+
 /// Registers the dialects and translations the CPU pipeline needs.
 void registerCpuBackend(mlir::DialectRegistry &registry);
 

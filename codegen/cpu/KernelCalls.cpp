@@ -305,7 +305,9 @@ struct KernelWorkspaces : kiln::impl::KernelWorkspacesBase<KernelWorkspaces> {
       if (call->hasAttr("kiln.workspace") || call.getNumResults() != 0)
         return;
       OpBuilder b(call);
-      int64_t bytes = std::max<int64_t>(workspaceBytes(call), 1);
+      // The CUDA pipeline sizes workspaces for its own kernels first.
+      auto planned = call->getAttrOfType<IntegerAttr>("kiln.workspace_bytes");
+      int64_t bytes = std::max<int64_t>(planned ? planned.getInt() : workspaceBytes(call), 1);
       Value ws = b.create<memref::AllocOp>(call.getLoc(),
                                            MemRefType::get({bytes}, IntegerType::get(ctx, 8)));
       call.getOutputsMutable().append(ws);

@@ -8,6 +8,7 @@
 
 #include "ir/KilnDialect.h"
 #include "codegen/Passes.h"
+#include "codegen/cpu/KernelCalls.h"
 #include "passes/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/InitAllDialects.h"
@@ -24,6 +25,8 @@ int main(int argc, char **argv) {
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
   registry.insert<kiln::KilnDialect>();
+  // kiln.kernel_call bufferizes like a linalg op (one-shot-bufferize).
+  kiln::cpu::registerKernelCallBufferization(registry);
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "Kiln optimizer driver\n", registry));
 }

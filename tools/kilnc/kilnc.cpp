@@ -24,6 +24,8 @@
 #include "codegen/Passes.h"
 #include "mlir/InitAllPasses.h"
 #include "codegen/cpu/CpuBackend.h"
+#include "codegen/cuda/CudaBackend.h"
+#include "codegen/cuda/KernelPlans.h"
 #include "codegen/cpu/Library.h"
 #include "Stats.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
@@ -52,7 +54,7 @@ static cl::opt<std::string> outputFile("o", cl::desc("Output file (default: stdo
                                        cl::value_desc("file"), cl::init("-"),
                                        cl::cat(kilncCategory));
 
-enum class Emit { Auto, AST, Graph, GraphGrad, GraphOpt, Linalg, LLVMDialect, LLVM, Asm, Obj, SharedObject, Kbin, Lib };
+enum class Emit { Auto, AST, Graph, GraphGrad, GraphOpt, Linalg, LLVMDialect, LLVM, Asm, Obj, SharedObject, CudaLoops, Cuda, Kbin, Lib };
 static cl::opt<Emit> emit(
     "emit", cl::desc("What to produce"), cl::init(Emit::Auto),
     cl::values(clEnumValN(Emit::AST, "ast", "the syntax tree"),
@@ -68,6 +70,9 @@ static cl::opt<Emit> emit(
                clEnumValN(Emit::Asm, "asm", "assembly for the target CPU"),
                clEnumValN(Emit::Obj, "obj", "an object file"),
                clEnumValN(Emit::SharedObject, "so", "the shared object a .kbin carries"),
+               clEnumValN(Emit::CudaLoops, "cuda-loops",
+                          "the CUDA pipeline's bufferized loops (what becomes kernels)"),
+               clEnumValN(Emit::Cuda, "cuda", "the CUDA C++ source of every kernel (NVRTC's input)"),
                clEnumValN(Emit::Kbin, "kbin",
                           "the compiled model artifact (default when -o ends in .kbin)"),
                clEnumValN(Emit::Lib, "lib",
@@ -78,6 +83,19 @@ static cl::opt<std::string> targetCpu("cpu",
                                                "e.g. AVX-512), or a portable LLVM CPU name "
                                                "such as x86-64-v3 (AVX2) or x86-64"),
                                       cl::init("native"), cl::cat(kilncCategory));
+static cl::opt<std::string> targets("target",
+                                    cl::desc("Code in the .kbin: cpu (default), cuda, or cpu,cuda"),
+                                    cl::init("cpu"), cl::cat(kilncCategory));
+static cl::opt<std::string> gpuPrecision(
+    "gpu-precision",
+    cl::desc("How CUDA GEMMs and convolutions multiply: tf32 (default: tensor cores, FP32 "
+             "accumulation), bf16 (tensor cores), or fp32 (CUDA cores, as exact as the CPU)"),
+    cl::init("tf32"), cl::cat(kilncCategory));
+static cl::list<std::string> gpuArchs(
+    "gpu-arch",
+    cl::desc("GPU architectures to compile for (default sm_80,sm_90,compute_90: CUBIN for "
+             "A100 and H100, PTX for newer GPUs)"),
+    cl::CommaSeparated, cl::cat(kilncCategory));
 static cl::opt<uint64_t> seed("seed",
                               cl::desc("Seed of the initial parameter values (initializers "
                                        "without their own seed)"),
@@ -161,10 +179,11 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv,
       "Kiln model compiler\n\n"
-      "  kilnc model.kiln [--emit=ast|graph|graph-grad|graph-opt|linalg|llvm|asm|obj|so|kbin|lib]\n"
+      "  kilnc model.kiln [--emit=ast|graph|graph-grad|graph-opt|linalg|llvm|asm|obj|so|cuda|kbin|lib]\n"
       "                   [--batch-size=N]\n"
       "                   [--cpu=native|x86-64-v3|...] [-o out]\n"
       "  kilnc model.kiln -o model.kbin       the compiled model for the runtime\n"
+      "  kilnc model.kiln --target=cpu,cuda -o model.kbin   with CUDA kernels (NVRTC; no GPU needed)\n"
       "  kilnc model.kiln --stats ...         what the graph optimizations did (stderr)\n\n"
       "Also accepted (see --help-hidden): MLIR's --mlir-print-ir-after-all,\n"
       "--mlir-print-ir-before=<pass>, --mlir-print-debuginfo,\n"
@@ -216,6 +235,34 @@ int main(int argc, char **argv) {
       llvm::errs() << "kilnc: error: " << error << "\n";
       return 1;
     }
+  }
+
+  bool wantCpu = false, wantCuda = false;
+  {
+    SmallVector<StringRef> parts;
+    StringRef(targets).split(parts, ',');
+    for (StringRef t : parts) {
+      if (t.trim() == "cpu")
+        wantCpu = true;
+      else if (t.trim() == "cuda")
+        wantCuda = true;
+      else {
+        llvm::errs() << "kilnc: error: unknown --target '" << t << "' (cpu, cuda or cpu,cuda)\n";
+        return 1;
+      }
+    }
+  }
+  std::optional<kiln::cuda::GpuPrecision> precision = kiln::cuda::parsePrecision(gpuPrecision);
+  if (!precision) {
+    llvm::errs() << "kilnc: error: unknown --gpu-precision '" << gpuPrecision << "' (fp32, tf32 or bf16)\n";
+    return 1;
+  }
+  if (wantCuda && emit != Emit::Kbin && emit != Emit::Cuda && emit != Emit::CudaLoops &&
+      emit != Emit::Graph && emit != Emit::GraphGrad && emit != Emit::GraphOpt && emit != Emit::AST &&
+      emit != Emit::Linalg) {
+    llvm::errs() << "kilnc: error: --target=cuda writes a .kbin (or --emit=cuda / cuda-loops); "
+                    "this --emit is CPU code\n";
+    return 1;
   }
 
   OwningOpRef<ModuleOp> module;
@@ -358,6 +405,52 @@ int main(int argc, char **argv) {
     return 1;
   if (emit == Emit::Linalg)
     return finish();
+
+  // CUDA: the same loops, as CUDA C++, compiled by NVRTC (codegen/cuda).
+  if (wantCuda || emit == Emit::Cuda || emit == Emit::CudaLoops) {
+    OwningOpRef<ModuleOp> gpu = module->clone();
+    if (failed(kiln::cuda::lowerToLoops(*gpu, *precision)))
+      return 1;
+    if (!writeStage("05-cuda-loops.mlir", [&](llvm::raw_ostream &os) { gpu->print(os, printingFlags()); }))
+      return 1;
+    if (emit == Emit::CudaLoops) {
+      gpu->print(output->os(), printingFlags());
+      output->keep();
+      return 0;
+    }
+    kiln::cuda::GpuProgram program;
+    if (failed(kiln::cuda::emitSource(*gpu, *precision, program)))
+      return 1;
+    if (!writeStage("06-cuda.cu", [&](llvm::raw_ostream &os) { os << program.source; }))
+      return 1;
+    if (emit == Emit::Cuda) {
+      output->os() << program.source;
+      output->keep();
+      return 0;
+    }
+    std::vector<std::string> archs(gpuArchs.begin(), gpuArchs.end());
+    if (archs.empty())
+      archs = {"sm_80", "sm_90", "compute_90"};
+    unsigned hits = 0;
+    if (!kiln::cuda::compileImages(program.source, archs, artifact.gpuImages, error, &hits)) {
+      llvm::errs() << "kilnc: error: " << error;
+      if (!StringRef(error).ends_with("\n"))
+        llvm::errs() << "\n";
+      return 1;
+    }
+    if (showStats)
+      llvm::errs() << "cuda: " << program.entries.size() << " entry points, "
+                   << program.source.size() << " bytes of CUDA C++, " << archs.size()
+                   << " images (" << hits << " from the cache)\n";
+    artifact.gpuEntries = std::move(program.entries);
+    if (!wantCpu) {
+      artifact.modelName = artifact.modelName.empty() ? "model" : artifact.modelName;
+      output->os() << kiln::buildArtifact(artifact);
+      output->keep();
+      printStats();
+      return 0;
+    }
+  }
 
   if (failed(kiln::cpu::lowerToLLVMDialect(*module)))
     return 1;
