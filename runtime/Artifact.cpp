@@ -214,6 +214,184 @@ kiln_status readCpu(const kbin::CpuCode *cpu, uint32_t flags, ArtifactDesc &out,
   return KILN_OK;
 }
 
+
+//===--- the GPU section (Model.gpu, Model.gpu_entry_points) ----------------===//
+//
+// Rules (docs/runtime.md, "Loading untrusted files"):
+// - every GpuModule has a non-empty arch (no NUL) and a non-empty image;
+// - gpu_entry_points only with gpu modules; each names an existing entry
+//   point, and no entry point has two;
+// - scratch_bytes <= KILN_MAX_TENSOR_BYTES;
+// - every launch: kernel name non-empty, at most kMaxKernelName bytes, no
+//   NUL; grid and block exactly 3 entries, each >= 1; block product <= 1024;
+//   grid.x <= 2^31 - 1, grid.y and grid.z <= 65535 (CUDA's limits);
+// - every argument: buffer < inputs + params + outputs + 1 (the last one is
+//   the GPU scratch arena), offset < that buffer's byte size (scratch:
+//   < scratch_bytes, so an entry without scratch has no argument into it).
+// What the kernels do with the pointers is not checked: GPU code, like CPU
+// code, is trusted once loaded.
+
+constexpr uint32_t kMaxKernelName = 1024;
+
+/// Everything but the argument offsets (readGpu checks those against the
+/// buffers' sizes).
+kiln_status readLaunch(const kbin::GpuLaunch *l, const EntryDesc &entry, const std::string &what,
+                       GpuLaunchDesc &out, Budget &budget) {
+  const flatbuffers::String *kernel = l->kernel();
+  if (kernel->size() == 0)
+    return fail(KILN_ERR_INVALID_ARTIFACT, "invalid .kbin: %s has an empty kernel name", what.c_str());
+  if (kernel->size() > kMaxKernelName)
+    return fail(KILN_ERR_INVALID_ARTIFACT, "invalid .kbin: %s has a kernel name of %u bytes (at most %u)",
+                what.c_str(), kernel->size(), kMaxKernelName);
+  if (std::memchr(kernel->data(), '\0', kernel->size()))
+    return fail(KILN_ERR_INVALID_ARTIFACT, "invalid .kbin: the kernel name of %s contains a NUL byte", what.c_str());
+  if (!budget.spend(Budget::kPerObject + kernel->size()))
+    return budget.exceeded();
+  out.kernel.assign(kernel->data(), kernel->size());
+  std::string named = what + " (kernel '" + out.kernel.substr(0, kMaxName) + "')";
+  const flatbuffers::Vector<uint32_t> *dims[2] = {l->grid(), l->block()};
+  uint32_t *into[2] = {out.grid, out.block};
+  const char *dimName[2] = {"grid", "block"};
+  for (int k = 0; k < 2; ++k) {
+    if (dims[k]->size() != 3)
+      return fail(KILN_ERR_INVALID_ARTIFACT, "invalid .kbin: %s: %s has %u entries; it needs exactly 3 (x, y, z)",
+                  named.c_str(), dimName[k], dims[k]->size());
+    for (uint32_t j = 0; j < 3; ++j) {
+      into[k][j] = dims[k]->Get(j);
+      if (into[k][j] < 1)
+        return fail(KILN_ERR_INVALID_ARTIFACT, "invalid .kbin: %s: %s.%c is 0; every entry must be >= 1",
+                    named.c_str(), dimName[k], "xyz"[j]);
+    }
+  }
+  uint64_t threads = uint64_t(out.block[0]) * out.block[1] * out.block[2];
+  if (threads > 1024)
+    return fail(KILN_ERR_INVALID_ARTIFACT, "invalid .kbin: %s: block %ux%ux%u has %llu threads; at most 1024",
+                named.c_str(), out.block[0], out.block[1], out.block[2], static_cast<unsigned long long>(threads));
+  if (out.grid[0] > 0x7fffffffu)
+    return fail(KILN_ERR_INVALID_ARTIFACT, "invalid .kbin: %s: grid.x = %u; at most 2^31 - 1", named.c_str(),
+                out.grid[0]);
+  for (int j = 1; j < 3; ++j)
+    if (out.grid[j] > 65535)
+      return fail(KILN_ERR_INVALID_ARTIFACT, "invalid .kbin: %s: grid.%c = %u; at most 65535", named.c_str(),
+                  "xyz"[j], out.grid[j]);
+  out.sharedBytes = l->shared_bytes();
+  if (const auto *args = l->args()) {
+    if (!budget.spend(Budget::kPerObject + 16 * static_cast<uint64_t>(args->size())))
+      return budget.exceeded();
+    const size_t nIn = entry.inputs.size(), nParams = entry.paramIndices.size(), nOut = entry.outputs.size();
+    const size_t buffers = nIn + nParams + nOut + 1;
+    for (uint32_t j = 0; j < args->size(); ++j) {
+      const kbin::GpuArg *a = args->Get(j);
+      GpuArgDesc d{a->buffer(), a->offset()};
+      if (d.buffer >= buffers)
+        return fail(KILN_ERR_INVALID_ARTIFACT,
+                    "invalid .kbin: %s: args[%u] names buffer %u; the entry point has %zu (%zu inputs, %zu params, "
+                    "%zu outputs, scratch)",
+                    named.c_str(), j, d.buffer, buffers, nIn, nParams, nOut);
+      out.args.push_back(d);
+    }
+  }
+  return KILN_OK;
+}
+
+/// The byte size and a description of buffer `b` of `entry`.
+uint64_t bufferBytes(const ArtifactDesc &a, const EntryDesc &entry, uint64_t scratch, uint32_t b, std::string &what) {
+  const size_t nIn = entry.inputs.size(), nParams = entry.paramIndices.size(), nOut = entry.outputs.size();
+  if (b < nIn) {
+    what = "input '" + entry.inputs[b].name.substr(0, kMaxName) + "'";
+    return entry.inputs[b].byteSize;
+  }
+  if (b < nIn + nParams) {
+    const ParamDesc &p = a.params[entry.paramIndices[b - nIn]];
+    what = "parameter '" + p.tensor.name.substr(0, kMaxName) + "'";
+    return p.tensor.byteSize;
+  }
+  if (b < nIn + nParams + nOut) {
+    what = "output '" + entry.outputs[b - nIn - nParams].name.substr(0, kMaxName) + "'";
+    return entry.outputs[b - nIn - nParams].byteSize;
+  }
+  what = "the GPU scratch arena";
+  return scratch;
+}
+
+kiln_status readGpu(const kbin::Model *model, ArtifactDesc &out, Budget &budget) {
+  const auto *modules = model->gpu();
+  const auto *entries = model->gpu_entry_points();
+  if (entries && entries->size() && (!modules || modules->size() == 0))
+    return fail(KILN_ERR_INVALID_ARTIFACT,
+                "invalid .kbin: it has %u gpu_entry_points but no gpu modules (no kernels to launch)", entries->size());
+  if (modules) {
+    if (!budget.spend(Budget::kPerObject * static_cast<uint64_t>(modules->size())))
+      return budget.exceeded();
+    for (uint32_t i = 0; i < modules->size(); ++i) {
+      const kbin::GpuModule *m = modules->Get(i);
+      GpuModuleDesc d;
+      std::string what = "gpu module " + std::to_string(i);
+      if (m->arch()->size() == 0)
+        return fail(KILN_ERR_INVALID_ARTIFACT, "invalid .kbin: %s has an empty arch", what.c_str());
+      if (kiln_status s = readName(m->arch(), what + "'s arch", d.arch, budget))
+        return s;
+      const flatbuffers::Vector<uint8_t> *image = m->image();
+      if (image->size() == 0)
+        return fail(KILN_ERR_INVALID_ARTIFACT, "invalid .kbin: %s (arch '%.*s') has an empty image", what.c_str(),
+                    kMaxName, d.arch.c_str());
+      if (!budget.spend(image->size() + 1))
+        return budget.exceeded();
+      d.image.assign(image->data(), image->data() + image->size());
+      if (d.arch.compare(0, 8, "compute_") == 0 && d.image.back() != 0)
+        d.image.push_back(0); // PTX text for cuModuleLoadData
+      out.gpuModules.push_back(std::move(d));
+    }
+  }
+  if (!entries)
+    return KILN_OK;
+  if (!budget.spend(Budget::kPerObject * static_cast<uint64_t>(entries->size())))
+    return budget.exceeded();
+  for (uint32_t i = 0; i < entries->size(); ++i) {
+    const kbin::GpuEntryPoint *g = entries->Get(i);
+    const flatbuffers::String *name = g->entry_point();
+    std::string_view n(name->data(), name->size());
+    EntryDesc *entry = nullptr;
+    for (EntryDesc &e : out.entries)
+      if (e.name == n)
+        entry = &e;
+    std::string shown = printable(reinterpret_cast<const uint8_t *>(n.data()), std::min<size_t>(n.size(), kMaxName));
+    if (!entry)
+      return fail(KILN_ERR_INVALID_ARTIFACT, "invalid .kbin: gpu_entry_points[%u] names entry point '%s', which the model does not have",
+                  i, shown.c_str());
+    if (entry->gpu.present)
+      return fail(KILN_ERR_INVALID_ARTIFACT, "invalid .kbin: entry point '%s' has two gpu_entry_points", shown.c_str());
+    entry->gpu.present = true;
+    entry->gpu.scratchBytes = g->scratch_bytes();
+    std::string what = "the GPU code of entry point '" + shown + "'";
+    if (entry->gpu.scratchBytes > KILN_MAX_TENSOR_BYTES)
+      return fail(KILN_ERR_INVALID_ARTIFACT, "invalid .kbin: %s has scratch_bytes %llu, more than the limit of %llu",
+                  what.c_str(), static_cast<unsigned long long>(entry->gpu.scratchBytes),
+                  static_cast<unsigned long long>(KILN_MAX_TENSOR_BYTES));
+    const auto *launches = g->launches();
+    if (!budget.spend(Budget::kPerObject * static_cast<uint64_t>(launches->size())))
+      return budget.exceeded();
+    entry->gpu.launches.resize(launches->size());
+    for (uint32_t j = 0; j < launches->size(); ++j) {
+      std::string lw = what + ": launch " + std::to_string(j);
+      GpuLaunchDesc &l = entry->gpu.launches[j];
+      if (kiln_status s = readLaunch(launches->Get(j), *entry, lw, l, budget))
+        return s;
+      for (size_t k = 0; k < l.args.size(); ++k) {
+        std::string buffer;
+        uint64_t bytes = bufferBytes(out, *entry, entry->gpu.scratchBytes, l.args[k].buffer, buffer);
+        if (l.args[k].offset >= bytes)
+          return fail(KILN_ERR_INVALID_ARTIFACT,
+                      "invalid .kbin: %s (kernel '%.*s'): args[%zu] points %llu bytes into buffer %u, %s, which has "
+                      "%llu bytes",
+                      lw.c_str(), kMaxName, l.kernel.c_str(), k, static_cast<unsigned long long>(l.args[k].offset),
+                      l.args[k].buffer, buffer.c_str(), static_cast<unsigned long long>(bytes));
+      }
+    }
+  }
+  return KILN_OK;
+}
+
 } // namespace
 
 kiln_status checkElfHeader(const uint8_t *b, size_t n) {
@@ -389,11 +567,15 @@ kiln_status readArtifact(const uint8_t *data, size_t size, uint32_t flags, Artif
     if (twice != sorted.end())
       return fail(KILN_ERR_INVALID_ARTIFACT, "invalid .kbin: %s: param_indices lists parameter %u ('%.*s') twice",
                   named.c_str(), *twice, kMaxName, out.params[*twice].tensor.name.c_str());
-    if (!e->cpu_symbol())
-      return fail(KILN_ERR_INVALID_ARTIFACT,
-                  "invalid .kbin: %s has no cpu_symbol (this runtime runs CPU code only)", named.c_str());
-    if (kiln_status s = readName(e->cpu_symbol(), "the cpu_symbol of " + named, d.cpuSymbol, budget))
-      return s;
+    // A model with CPU code has a cpu_symbol for every entry point; one
+    // compiled for CUDA only (no cpu section) has GPU code for each instead
+    // (checked with the GPU section below).
+    if (!e->cpu_symbol() && model->cpu())
+      return fail(KILN_ERR_INVALID_ARTIFACT, "invalid .kbin: %s has no cpu_symbol (the model has cpu code)",
+                  named.c_str());
+    if (e->cpu_symbol())
+      if (kiln_status s = readName(e->cpu_symbol(), "the cpu_symbol of " + named, d.cpuSymbol, budget))
+        return s;
     d.scratchBytes = e->scratch_bytes();
     if (d.scratchBytes > KILN_MAX_TENSOR_BYTES)
       return fail(KILN_ERR_INVALID_ARTIFACT, "invalid .kbin: %s has scratch_bytes %llu, more than the limit of %llu",
@@ -417,15 +599,21 @@ kiln_status readArtifact(const uint8_t *data, size_t size, uint32_t flags, Artif
     out.fitShuffle = fit->shuffle();
   }
 
+  // --- GPU code (optional) ------------------------------------------------------
+  if (kiln_status s = readGpu(model, out, budget))
+    return s;
+
   // --- native code --------------------------------------------------------------
   if (model->cpu()) {
     if (kiln_status s = readCpu(model->cpu(), flags, out, budget))
       return s;
-  } else if (!out.entries.empty()) {
-    return fail(KILN_ERR_INVALID_ARTIFACT,
-                "invalid .kbin: the model has %zu entry points but no cpu code (this runtime runs CPU "
-                "code only)",
-                out.entries.size());
+  } else {
+    for (const EntryDesc &d : out.entries)
+      if (!d.gpu.present)
+        return fail(KILN_ERR_INVALID_ARTIFACT,
+                    "invalid .kbin: the model has %zu entry points but no cpu code, and entry point '%.*s' has no "
+                    "GPU code either (gpu_entry_points)",
+                    out.entries.size(), kMaxName, d.name.c_str());
   }
   return KILN_OK;
 }

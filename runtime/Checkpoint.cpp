@@ -412,6 +412,8 @@ const ParamDesc *findParamByName(const kiln_model &m, const std::string &name) {
 //===--- saving --------------------------------------------------------------===//
 
 kiln_status saveCheckpoint(const kiln_model &m, const char *path, int64_t epoch) {
+  if (kiln_status s = paramsToHost(m)) // a model on a GPU: its newest values
+    return prefixError(s, "%s: ", path);
   // Header: metadata first, then the tensors in model order, data contiguous
   // in the same order (every dtype is 4 bytes: each tensor is aligned).
   std::string header = "{\"__metadata__\":{\"epoch\":\"" + std::to_string(epoch) +
@@ -651,12 +653,16 @@ kiln_status loadCheckpoint(kiln_model &m, const char *path, int64_t *epoch) {
   if (!staging.allocate(m.paramStorage.size()))
     return fail(KILN_ERR_OUT_OF_MEMORY, "%s: cannot allocate %zu bytes to stage the checkpoint", path,
                 m.paramStorage.size());
+  if (kiln_status s = paramsToHost(m))
+    return prefixError(s, "%s: ", path);
   std::memcpy(staging.data(), m.paramStorage.data(), m.paramStorage.size());
   for (const Piece &p : pieces)
     if (!readAllAt(fd, staging.data() + p.param->offset, p.param->tensor.byteSize, dataStart + p.begin))
       return fail(KILN_ERR_IO, "%s: reading tensor '%.*s' failed: %s", path, kMaxName, p.param->tensor.name.c_str(),
                   errno ? std::strerror(errno) : "unexpected end of file");
   std::memcpy(m.paramStorage.data(), staging.data(), m.paramStorage.size());
+  if (kiln_status s = paramsToDevice(m, 0, m.paramStorage.size()))
+    return prefixError(s, "%s: ", path);
   if (epoch)
     *epoch = epochs;
   return KILN_OK;

@@ -208,15 +208,18 @@ struct Runner {
       std::memset(dst + static_cast<size_t>(count) * rowBytes, 0, static_cast<size_t>(batch - count) * rowBytes);
   }
 
-  /// Fills the inputs with `count` (<= batch) samples and runs once.
-  void run(const kiln_dataset &d, const int64_t *rows, int64_t first, int64_t count) {
+  /// Fills the inputs with `count` (<= batch) samples and runs once; the
+  /// outputs can be read when it returns (on a GPU too).
+  kiln_status run(const kiln_dataset &d, const int64_t *rows, int64_t first, int64_t count) {
     gather(x, static_cast<const uint8_t *>(d.x), xRow, rows, first, count, batch);
     if (y)
       gather(y, static_cast<const uint8_t *>(d.y), yRow, rows, first, count, batch);
     if (samples)
       *samples = static_cast<float>(count);
-    entry->fn(session->args.data());
+    if (kiln_status s = runSession(*session))
+      return s;
     session->ran = true;
+    return awaitOutputs(*session);
   }
 };
 
@@ -284,19 +287,21 @@ kiln_status checkDataset(const char *fn, const char *what, const kiln_dataset *d
 
 /// Sample-weighted means of an entry's scalar outputs over rows
 /// [begin, begin + count) of `d`, in order.
-void evaluateRows(Runner &r, const kiln_dataset &d, int64_t begin, int64_t count, double *means) {
+kiln_status evaluateRows(Runner &r, const kiln_dataset &d, int64_t begin, int64_t count, double *means) {
   size_t k = r.outputs.size();
   for (size_t i = 0; i < k; ++i)
     means[i] = 0;
   for (int64_t done = 0; done < count;) {
     int64_t n = count - done < r.batch ? count - done : r.batch;
-    r.run(d, nullptr, begin + done, n);
+    if (kiln_status s = r.run(d, nullptr, begin + done, n))
+      return s;
     for (size_t i = 0; i < k; ++i)
       means[i] += static_cast<double>(*r.outputs[i]) * static_cast<double>(n);
     done += n;
   }
   for (size_t i = 0; i < k; ++i)
     means[i] /= static_cast<double>(count);
+  return KILN_OK;
 }
 
 //===--- shuffling ------------------------------------------------------------===//
@@ -340,7 +345,8 @@ bool allFinite(const uint8_t *p, size_t n) {
   return bad == 0;
 }
 
-/// The first f32 parameter (model order) holding a NaN or an infinity, or null.
+/// The first f32 parameter (model order) holding a NaN or an infinity, or
+/// null. The host copy must be current (paramsToHost).
 const ParamDesc *firstNonFiniteParam(const kiln_model &m) {
   for (const ParamDesc &p : m.desc.params)
     if (p.tensor.dtype == KILN_F32 &&
@@ -537,9 +543,15 @@ KILN_API kiln_status kiln_fit(kiln_model *model, const kiln_dataset *train, cons
   if (o.monitor && o.restore_best_weights && !snapshot.allocate(model->paramStorage.size()))
     return fail(KILN_ERR_OUT_OF_MEMORY, "kiln_fit: cannot allocate %zu bytes for restore_best_weights",
                 model->paramStorage.size());
-  auto restoreBest = [&]() {
-    if (snapshotTaken)
-      std::memcpy(model->paramStorage.data(), snapshot.data(), model->paramStorage.size());
+  // The host copy is made current first so that nothing still queued on a
+  // GPU overwrites the restored values; then written through.
+  auto restoreBest = [&]() -> kiln_status {
+    if (!snapshotTaken)
+      return KILN_OK;
+    if (kiln_status s = paramsToHost(*model))
+      return s;
+    std::memcpy(model->paramStorage.data(), snapshot.data(), model->paramStorage.size());
+    return paramsToDevice(*model, 0, model->paramStorage.size());
   };
 
   std::vector<int64_t> order(static_cast<size_t>(trainCount));
@@ -554,9 +566,19 @@ KILN_API kiln_status kiln_fit(kiln_model *model, const kiln_dataset *train, cons
     double start = o.progress ? now() : 0;
     for (int64_t step = 0; step < steps; ++step) {
       int64_t count = trainCount - seen < batch ? trainCount - seen : batch;
-      trainer.run(*train, order.data(), seen, count);
+      if (kiln_status s = trainer.run(*train, order.data(), seen, count)) {
+        prefixError(s, "kiln_fit: epoch %lld/%lld, step %lld/%lld: ", static_cast<long long>(epoch + 1),
+                    static_cast<long long>(epochs), static_cast<long long>(step + 1), static_cast<long long>(steps));
+        restoreBest();
+        return s;
+      }
       seen += count;
       float loss = *trainer.outputs[0];
+      // On a GPU this copies the parameters back every step (docs/runtime.md).
+      if (kiln_status s = paramsToHost(*model))
+        return prefixError(s, "kiln_fit: epoch %lld/%lld, step %lld/%lld: ", static_cast<long long>(epoch + 1),
+                           static_cast<long long>(epochs), static_cast<long long>(step + 1),
+                           static_cast<long long>(steps));
       const ParamDesc *bad = firstNonFiniteParam(*model);
       if (!std::isfinite(loss) || bad) {
         if (!std::isfinite(loss))
@@ -605,7 +627,12 @@ KILN_API kiln_status kiln_fit(kiln_model *model, const kiln_dataset *train, cons
     for (size_t i = 0; i < k; ++i)
       metrics[i].value = sums[i] / static_cast<double>(trainCount);
     if (valData) {
-      evaluateRows(validator, *valData, valBegin, valCount, valMeans.data());
+      if (kiln_status s = evaluateRows(validator, *valData, valBegin, valCount, valMeans.data())) {
+        prefixError(s, "kiln_fit: epoch %lld/%lld: validation: ", static_cast<long long>(epoch + 1),
+                    static_cast<long long>(epochs));
+        restoreBest();
+        return s;
+      }
       for (size_t i = 0; i < k; ++i)
         metrics[k + i].value = valMeans[i];
     }
@@ -622,6 +649,9 @@ KILN_API kiln_status kiln_fit(kiln_model *model, const kiln_dataset *train, cons
         best = current;
         wait = 0;
         if (snapshot.data()) {
+          if (kiln_status s = paramsToHost(*model))
+            return prefixError(s, "kiln_fit: epoch %lld/%lld: ", static_cast<long long>(epoch + 1),
+                               static_cast<long long>(epochs));
           std::memcpy(snapshot.data(), model->paramStorage.data(), model->paramStorage.size());
           snapshotTaken = true;
         }
@@ -658,7 +688,8 @@ KILN_API kiln_status kiln_fit(kiln_model *model, const kiln_dataset *train, cons
     if (stop)
       break;
   }
-  restoreBest();
+  if (kiln_status s = restoreBest())
+    return prefixError(s, "kiln_fit: restoring the best epoch's parameters: ");
   return ok();
 }
 
@@ -686,7 +717,8 @@ KILN_API kiln_status kiln_evaluate(kiln_model *model, const kiln_dataset *data, 
                 "%lld samples are not a multiple of %lld",
                 kMaxName, entry->name.c_str(), static_cast<long long>(n), static_cast<long long>(r.batch));
   std::vector<double> means(entry->outputs.size());
-  evaluateRows(r, *data, 0, n, means.data());
+  if (kiln_status s = evaluateRows(r, *data, 0, n, means.data()))
+    return prefixError(s, "kiln_evaluate: ");
   for (size_t i = 0; i < means.size() && i < capacity; ++i) {
     metrics[i].name = entry->outputs[i].name.c_str(); // owned by the model
     metrics[i].value = means[i];
@@ -726,7 +758,8 @@ KILN_API kiln_status kiln_predict(kiln_model *model, const kiln_dataset *data, i
   uint8_t *dst = reinterpret_cast<uint8_t *>(out);
   for (int64_t done = 0; done < n;) {
     int64_t c = n - done < r.batch ? n - done : r.batch;
-    r.run(*data, nullptr, done, c);
+    if (kiln_status s = r.run(*data, nullptr, done, c))
+      return prefixError(s, "kiln_predict: ");
     std::memcpy(dst + static_cast<size_t>(done) * row, r.outputs[0], static_cast<size_t>(c) * row);
     done += c;
   }

@@ -100,6 +100,37 @@ struct ParamDesc {
   kiln_param_info info{}; // filled once the model is in place
 };
 
+/// One kernel argument of a GPU launch: buffer `buffer` (packed-ABI order:
+/// inputs, params in param_indices order, outputs, then the GPU scratch
+/// arena) plus `offset` bytes.
+struct GpuArgDesc {
+  uint32_t buffer = 0;
+  uint64_t offset = 0;
+};
+
+struct GpuLaunchDesc {
+  std::string kernel;
+  uint32_t grid[3] = {1, 1, 1}, block[3] = {1, 1, 1};
+  uint32_t sharedBytes = 0;
+  std::vector<GpuArgDesc> args;
+};
+
+/// An entry point's GPU code (kbin GpuEntryPoint).
+struct GpuEntryDesc {
+  bool present = false;
+  uint64_t scratchBytes = 0;
+  std::vector<GpuLaunchDesc> launches;
+};
+
+/// One image of the model's kernels (kbin GpuModule), copied out of the
+/// artifact (the model keeps it for kiln_model_set_device). A PTX image
+/// ("compute_XY") ends with a NUL byte (added when the file has none), as
+/// cuModuleLoadData needs.
+struct GpuModuleDesc {
+  std::string arch;
+  std::vector<uint8_t> image;
+};
+
 struct EntryDesc {
   std::string name;
   int64_t batchSize = 0;
@@ -108,6 +139,7 @@ struct EntryDesc {
   std::string cpuSymbol;
   uint64_t scratchBytes = 0;
   void (*fn)(void **) = nullptr;
+  GpuEntryDesc gpu;
   std::vector<kiln_tensor_info> inputInfos, outputInfos;
   kiln_entry_info info{};
 };
@@ -129,6 +161,7 @@ struct ArtifactDesc {
   int64_t fitEpochs = 1, fitBatchSize = 32;
   float fitValidationSplit = 0;
   bool fitShuffle = true;
+  std::vector<GpuModuleDesc> gpuModules; // Model.gpu; empty: no GPU code
 };
 
 /// Runs flatbuffers' Verifier and every Kiln check on `size` bytes at `data`
@@ -177,6 +210,47 @@ kiln_status saveCheckpoint(const kiln_model &model, const char *path, int64_t ep
 /// (0 when absent).
 kiln_status loadCheckpoint(kiln_model &model, const char *path, int64_t *epoch);
 
+//===--- CUDA (cuda/Gpu.cpp) ------------------------------------------------===//
+//
+// A model on a GPU keeps its parameters (weights and optimizer state) in one
+// device allocation with the host layout (ParamDesc::offset). Device runs set
+// `deviceNewer`; whatever reads kiln_model::paramStorage first calls
+// paramsToHost(), whatever writes it calls paramsToHost() before and
+// paramsToDevice() after (write-through).
+
+struct GpuModel;
+struct GpuSession;
+
+/// Moves `model` onto CUDA device `ordinal` (uploads the parameters); on
+/// failure the model stays where it was. No live sessions (checked by the caller).
+kiln_status gpuAttach(kiln_model &model, int ordinal);
+/// Copies the parameters back (when the device's are newer) and frees the
+/// device state; the model is on the CPU afterwards, also on failure of the copy.
+kiln_status gpuDetach(kiln_model &model);
+/// Frees the device state without copying (the model's destructor).
+void gpuRelease(GpuModel *gpu);
+kiln_status gpuParamsToHost(const kiln_model &model);
+kiln_status gpuParamsToDevice(kiln_model &model, size_t offset, size_t bytes);
+/// The session's device buffers, pinned staging, stream and graphs; points
+/// the session's output args at the pinned output buffers.
+kiln_status gpuSessionCreate(kiln_session &session);
+void gpuSessionDestroy(kiln_session &session);
+/// Enqueues one run (inputs staged and copied, the launches, the outputs
+/// copied back); returns before the GPU is done.
+kiln_status gpuSessionRun(kiln_session &session);
+/// Waits for the last run's outputs.
+kiln_status gpuSessionWait(const kiln_session &session);
+
+/// Host parameter storage up to date (a no-op on the CPU).
+kiln_status paramsToHost(const kiln_model &model);
+/// After a host write of [offset, offset + bytes) of the parameter storage
+/// (a no-op on the CPU).
+kiln_status paramsToDevice(kiln_model &model, size_t offset, size_t bytes);
+/// Runs the session's entry point once (CPU: the call; GPU: enqueued);
+/// awaitOutputs waits until its outputs can be read.
+kiln_status runSession(kiln_session &session);
+kiln_status awaitOutputs(const kiln_session &session);
+
 } // namespace kiln::rt
 
 //===--- the opaque handles -----------------------------------------------===//
@@ -190,6 +264,9 @@ struct kiln_model {
   bool hasCode = false;
   kiln::rt::ThreadPool pool; // the kernels' threads (hasCode only)
   int32_t numThreads = 1;    // as set; pool.threads() may be fewer
+  bool loadedNoCode = false; // KILN_LOAD_NO_CODE
+  kiln::rt::GpuModel *gpu = nullptr; // on a CUDA device (kiln_model_set_device)
+  std::string device = "cpu";         // "cpu", "cuda:0", ... (kiln_model_device)
   ~kiln_model();
 };
 
@@ -201,4 +278,5 @@ struct kiln_session {
   std::vector<uint8_t *> ownedInputs;
   std::vector<uint8_t> bound;
   bool ran = false;
+  kiln::rt::GpuSession *gpu = nullptr; // a session of a model on a GPU
 };

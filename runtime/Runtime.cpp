@@ -135,6 +135,7 @@ kiln_status loadBytes(const uint8_t *data, size_t size, uint32_t flags, kiln_mod
       std::memcpy(m->initialState.data() + p.initialOffset, p.initial, p.tensor.byteSize);
     p.initial = nullptr;
   }
+  m->loadedNoCode = (flags & KILN_LOAD_NO_CODE) != 0;
   if (!(flags & KILN_LOAD_NO_CODE) && m->desc.hasCpu) {
     if (kiln_status s = loadCode(m->desc, m->desc.entries, m->code)) {
       delete m;
@@ -223,7 +224,21 @@ kiln_status checkInput(const char *fn, const kiln_session *s, const kiln_tensor_
 
 } // namespace
 
+namespace kiln::rt {
+
+kiln_status runSession(kiln_session &s) {
+  if (s.gpu)
+    return gpuSessionRun(s);
+  s.entry->fn(s.args.data());
+  return KILN_OK;
+}
+
+kiln_status awaitOutputs(const kiln_session &s) { return s.gpu ? gpuSessionWait(s) : KILN_OK; }
+
+} // namespace kiln::rt
+
 kiln_model::~kiln_model() {
+  gpuRelease(gpu);
   pool.stop();
   if (hasCode)
     unloadCode(code);
@@ -250,6 +265,7 @@ KILN_API const char *kiln_status_name(kiln_status status) {
   case KILN_ERR_NON_FINITE: return "KILN_ERR_NON_FINITE";
   case KILN_ERR_STOPPED: return "KILN_ERR_STOPPED";
   case KILN_ERR_NO_DEVICE: return "KILN_ERR_NO_DEVICE";
+  case KILN_ERR_DEVICE: return "KILN_ERR_DEVICE";
   }
   return "KILN_ERR_UNKNOWN";
 }
@@ -428,6 +444,8 @@ KILN_API kiln_status kiln_model_get_param(const kiln_model *model, const char *n
   if (byte_size != p->tensor.byteSize)
     return fail(KILN_ERR_INVALID_ARGUMENT, "kiln_model_get_param: parameter '%.*s' is %zu bytes (%s), got a %zu-byte buffer",
                 kMaxName, name, p->tensor.byteSize, describe(p->info.tensor).c_str(), byte_size);
+  if (kiln_status s = paramsToHost(*model))
+    return prefixError(s, "kiln_model_get_param: ");
   std::memcpy(data, model->paramStorage.data() + p->offset, byte_size);
   return ok();
 }
@@ -450,16 +468,24 @@ KILN_API kiln_status kiln_model_set_param(kiln_model *model, const char *name, k
     return fail(KILN_ERR_INVALID_ARGUMENT, "kiln_model_set_param: parameter '%.*s' has %lld elements (%s), got %zu",
                 kMaxName, name, static_cast<long long>(p->tensor.numElements), describe(p->info.tensor).c_str(),
                 num_elements);
+  if (kiln_status s = paramsToHost(*model))
+    return prefixError(s, "kiln_model_set_param: ");
   std::memcpy(model->paramStorage.data() + p->offset, data, p->tensor.byteSize);
+  if (kiln_status s = paramsToDevice(*model, p->offset, p->tensor.byteSize))
+    return prefixError(s, "kiln_model_set_param: ");
   return ok();
 }
 
 KILN_API kiln_status kiln_model_reset_state(kiln_model *model) {
   KILN_REQUIRE(model, "kiln_model_reset_state: model is NULL");
+  if (kiln_status s = paramsToHost(*model))
+    return prefixError(s, "kiln_model_reset_state: ");
   for (const ParamDesc &p : model->desc.params)
     if (p.state)
       std::memcpy(model->paramStorage.data() + p.offset, model->initialState.data() + p.initialOffset,
                   p.tensor.byteSize);
+  if (kiln_status s = paramsToDevice(*model, 0, model->paramStorage.size()))
+    return prefixError(s, "kiln_model_reset_state: ");
   return ok();
 }
 
@@ -479,6 +505,70 @@ KILN_API kiln_status kiln_model_num_threads(const kiln_model *model, int32_t *nu
   return ok();
 }
 
+KILN_API kiln_status kiln_model_set_device(kiln_model *model, const char *device) {
+  KILN_REQUIRE(model, "kiln_model_set_device: model is NULL");
+  KILN_REQUIRE(device, "kiln_model_set_device: device is NULL");
+  // "cpu", "cuda" (= "cuda:0") or "cuda:N" (N: 1 to 4 decimal digits).
+  bool cpu = std::strcmp(device, "cpu") == 0;
+  int ordinal = 0;
+  if (!cpu && std::strncmp(device, "cuda", 4) == 0 && (device[4] == 0 || device[4] == ':')) {
+    if (device[4] == ':') {
+      const char *p = device + 5;
+      int digits = 0;
+      for (; *p >= '0' && *p <= '9' && digits < 5; ++p, ++digits)
+        ordinal = ordinal * 10 + (*p - '0');
+      if (digits == 0 || digits > 4 || *p)
+        ordinal = -1;
+    }
+  } else if (!cpu) {
+    ordinal = -1;
+  }
+  if (ordinal < 0)
+    return fail(KILN_ERR_INVALID_ARGUMENT,
+                "kiln_model_set_device: unknown device '%.*s' (expected \"cpu\", \"cuda\" or \"cuda:N\")", kMaxName,
+                device);
+  std::string wanted = cpu ? "cpu" : "cuda:" + std::to_string(ordinal);
+  if (wanted == model->device)
+    return ok();
+  if (model->refs.load(std::memory_order_acquire) > 1)
+    return fail(KILN_ERR_BAD_STATE,
+                "kiln_model_set_device: model '%.*s' has live sessions; destroy them before moving it to %s", kMaxName,
+                model->desc.name.c_str(), wanted.c_str());
+  if (cpu) {
+    if (kiln_status s = gpuDetach(*model))
+      return prefixError(s, "kiln_model_set_device: moving '%.*s' to the CPU: ", kMaxName, model->desc.name.c_str());
+    return ok();
+  }
+  if (model->loadedNoCode)
+    return fail(KILN_ERR_BAD_STATE,
+                "kiln_model_set_device: model '%.*s' was loaded with KILN_LOAD_NO_CODE; it has no code to run",
+                kMaxName, model->desc.name.c_str());
+  if (model->desc.gpuModules.empty())
+    return fail(KILN_ERR_UNSUPPORTED,
+                "kiln_model_set_device: model '%.*s' has no GPU code (compiled without --target=cuda; recompile with "
+                "kilnc --target=cpu,cuda)",
+                kMaxName, model->desc.name.c_str());
+  // Parameters come from the host copy: bring it up to date first when the
+  // model is on another GPU, which it leaves only once the new one works.
+  if (kiln_status s = paramsToHost(*model))
+    return prefixError(s, "kiln_model_set_device: ");
+  GpuModel *previous = model->gpu;
+  model->gpu = nullptr;
+  if (kiln_status s = gpuAttach(*model, ordinal)) {
+    model->gpu = previous;
+    return s;
+  }
+  gpuRelease(previous);
+  return ok();
+}
+
+KILN_API kiln_status kiln_model_device(const kiln_model *model, const char **device) {
+  KILN_REQUIRE(model, "kiln_model_device: model is NULL");
+  KILN_REQUIRE(device, "kiln_model_device: device (the out pointer) is NULL");
+  *device = model->device.c_str();
+  return ok();
+}
+
 //===--- sessions ----------------------------------------------------------===//
 
 KILN_API kiln_status kiln_session_create(kiln_model *model, const char *entry, kiln_session **session) {
@@ -489,13 +579,21 @@ KILN_API kiln_status kiln_session_create(kiln_model *model, const char *entry, k
   const EntryDesc *e = findEntry(model, entry);
   if (!e)
     return noEntry("kiln_session_create", model, entry);
-  if (!model->hasCode)
+  if (model->loadedNoCode)
     return fail(KILN_ERR_BAD_STATE,
                 "kiln_session_create: model '%.*s' was loaded with KILN_LOAD_NO_CODE; it has no code to run",
+                kMaxName, model->desc.name.c_str());
+  const bool gpu = model->gpu != nullptr;
+  if (!gpu && !model->hasCode)
+    return fail(KILN_ERR_BAD_STATE,
+                "kiln_session_create: model '%.*s' has no CPU code (compiled with --target=cuda only); move it to "
+                "a GPU first with kiln_model_set_device(model, \"cuda\")",
                 kMaxName, model->desc.name.c_str());
 
   // Layout of the session's block: owned inputs, outputs, scratch; each
   // 64-byte aligned. Sizes are <= 2^40 each, so the sums cannot overflow.
+  // On a GPU the block holds the owned inputs only (outputs: pinned memory,
+  // scratch: on the device; gpuSessionCreate).
   std::vector<size_t> inputOffsets, outputOffsets;
   size_t total = 0;
   for (const TensorDesc &t : e->inputs) {
@@ -504,10 +602,10 @@ KILN_API kiln_status kiln_session_create(kiln_model *model, const char *entry, k
   }
   for (const TensorDesc &t : e->outputs) {
     outputOffsets.push_back(total);
-    total += alignUp(t.byteSize);
+    total += gpu ? 0 : alignUp(t.byteSize);
   }
   size_t scratchOffset = total;
-  total += alignUp(static_cast<size_t>(e->scratchBytes));
+  total += gpu ? 0 : alignUp(static_cast<size_t>(e->scratchBytes));
 
   kiln_session *s = new (std::nothrow) kiln_session;
   if (!s)
@@ -539,8 +637,13 @@ KILN_API kiln_status kiln_session_create(kiln_model *model, const char *entry, k
       s->args[i] = s->ownedInputs[i];
       s->bound[i] = 1;
     }
-  model->refs.fetch_add(1, std::memory_order_relaxed);
   s->model = model;
+  if (gpu)
+    if (kiln_status st = gpuSessionCreate(*s)) {
+      delete s;
+      return st;
+    }
+  model->refs.fetch_add(1, std::memory_order_relaxed);
   *session = s;
   return ok();
 }
@@ -548,6 +651,8 @@ KILN_API kiln_status kiln_session_create(kiln_model *model, const char *entry, k
 KILN_API void kiln_session_destroy(kiln_session *session) {
   if (!session)
     return;
+  if (session->gpu)
+    gpuSessionDestroy(*session);
   release(session->model);
   delete session;
 }
@@ -604,7 +709,8 @@ KILN_API kiln_status kiln_session_run(kiln_session *session) {
                   "kiln_session_run: input '%.*s' of '%.*s' is not bound (call kiln_session_set_input or "
                   "kiln_session_bind_input first)",
                   kMaxName, e.inputs[i].name.c_str(), kMaxName, e.name.c_str());
-  e.fn(session->args.data());
+  if (kiln_status s = runSession(*session))
+    return s;
   session->ran = true;
   return ok();
 }
@@ -620,6 +726,8 @@ KILN_API kiln_status kiln_session_output(const kiln_session *session, const char
   if (!session->ran)
     return fail(KILN_ERR_BAD_STATE, "kiln_session_output: '%.*s' has not run yet (call kiln_session_run first)",
                 kMaxName, session->entry->name.c_str());
+  if (kiln_status s = awaitOutputs(*session))
+    return prefixError(s, "kiln_session_output: ");
   const EntryDesc &e = *session->entry;
   *data = session->args[e.inputs.size() + e.paramIndices.size() + static_cast<size_t>(i)];
   if (byte_size)
@@ -643,6 +751,8 @@ KILN_API kiln_status kiln_session_get_output(const kiln_session *session, const 
   if (!session->ran)
     return fail(KILN_ERR_BAD_STATE, "kiln_session_get_output: '%.*s' has not run yet (call kiln_session_run first)",
                 kMaxName, e.name.c_str());
+  if (kiln_status s = awaitOutputs(*session))
+    return prefixError(s, "kiln_session_get_output: ");
   std::memcpy(data, session->args[e.inputs.size() + e.paramIndices.size() + static_cast<size_t>(i)], byte_size);
   return ok();
 }

@@ -65,7 +65,7 @@ extern "C" {
 
 /* Version of this API (bumped when a declaration changes) and the .kbin
  * format_version this runtime reads. */
-#define KILN_RUNTIME_API_VERSION 4 /* 2: kiln_param_info.is_state, kiln_model_reset_state; 3: kiln_fit, kiln_evaluate, kiln_predict, checkpoints; 4: kiln_model_set_num_threads, kiln_cuda_devices, KILN_ERR_NO_DEVICE */
+#define KILN_RUNTIME_API_VERSION 5 /* 2: kiln_param_info.is_state, kiln_model_reset_state; 3: kiln_fit, kiln_evaluate, kiln_predict, checkpoints; 4: kiln_model_set_num_threads, kiln_cuda_devices, KILN_ERR_NO_DEVICE; 5: kiln_model_set_device, kiln_model_device, KILN_ERR_DEVICE */
 #define KILN_KBIN_FORMAT_VERSION 1
 
 /* Limits a .kbin must respect (checked at load). */
@@ -86,7 +86,8 @@ typedef enum kiln_status {
   KILN_ERR_OUT_OF_MEMORY = 9,    /* a tensor buffer could not be allocated */
   KILN_ERR_NON_FINITE = 10,      /* training stopped: a loss or parameter became NaN or infinite */
   KILN_ERR_STOPPED = 11,         /* training stopped by the progress callback (not an error of the model) */
-  KILN_ERR_NO_DEVICE = 12        /* no CUDA driver or device (kiln_cuda_devices) */
+  KILN_ERR_NO_DEVICE = 12,       /* no CUDA driver or device (kiln_cuda_devices, kiln_model_set_device) */
+  KILN_ERR_DEVICE = 13           /* a CUDA driver call failed (the message names the call and the driver's error) */
 } kiln_status;
 
 /* Element types; the values are those of kiln.kbin.DType. */
@@ -157,8 +158,8 @@ KILN_API kiln_status kiln_cpu_supports(const char *feature, int *supported);
  * to the number of devices. Without a driver or a device: KILN_ERR_NO_DEVICE,
  * *count = 0, and kiln_last_error() says why ("no CUDA driver: cannot load
  * libcuda.so.1 ...", "no CUDA device: cuInit failed with
- * CUDA_ERROR_NO_DEVICE (100) ..."). Running models on a GPU is not part of
- * this runtime yet. */
+ * CUDA_ERROR_NO_DEVICE (100) ..."). Models run on a device after
+ * kiln_model_set_device. */
 typedef struct kiln_cuda_device {
   char name[256];                     /* "NVIDIA H100 80GB HBM3" */
   int32_t compute_major, compute_minor; /* compute capability, e.g. 9.0 */
@@ -242,6 +243,31 @@ KILN_API kiln_status kiln_model_set_num_threads(kiln_model *model, int32_t num_t
 /* The count set (or the default): fewer may run when the system refused
  * threads, and models whose code calls no kernel use one. */
 KILN_API kiln_status kiln_model_num_threads(const kiln_model *model, int32_t *num_threads);
+
+/* ---- devices ---------------------------------------------------------- */
+
+/* Where the model's sessions run: "cpu" (the default), "cuda" (= "cuda:0")
+ * or "cuda:N". Moving to a GPU loads the model's GPU code for the device's
+ * compute capability (the exact sm_XY CUBIN, else an sm_XZ CUBIN with Z <
+ * the device's minor, else the newest compute_XY PTX not above the device,
+ * compiled by the driver) and uploads the parameters and optimizer state
+ * into one device allocation, where they stay: device runs (train_step)
+ * update them there. Everything that reads parameters on the host
+ * (kiln_model_get_param, checkpoints, kiln_fit's checks) copies them back
+ * first; kiln_model_set_param, kiln_model_reset_state and
+ * kiln_model_load_checkpoint write through. "cpu" copies them back and frees
+ * the device's memory. Sessions keep their exact semantics; a session run
+ * returns once its work is queued and kiln_session_output /
+ * kiln_session_get_output wait for it (docs/runtime.md, "Running on a GPU").
+ * Errors: KILN_ERR_INVALID_ARGUMENT (another string), KILN_ERR_BAD_STATE
+ * (live sessions, or KILN_LOAD_NO_CODE), KILN_ERR_UNSUPPORTED (no GPU code,
+ * or none for this device), KILN_ERR_NO_DEVICE (no driver or device, with
+ * the reason), KILN_ERR_CODE_LOAD / KILN_ERR_DEVICE / KILN_ERR_OUT_OF_MEMORY
+ * (the driver's error). On failure the model stays where it was. Not while
+ * another thread uses the model. */
+KILN_API kiln_status kiln_model_set_device(kiln_model *model, const char *device);
+/* "cpu" or "cuda:N"; valid until the next kiln_model_set_device. */
+KILN_API kiln_status kiln_model_device(const kiln_model *model, const char **device);
 
 /* ---- sessions --------------------------------------------------------- */
 

@@ -198,6 +198,13 @@ public:
   Status reset_state() { return detail::check(kiln_model_reset_state(m_)); }
   /// Threads of the model's GEMMs and convolutions (0: the default; kiln_model_set_num_threads).
   Status set_num_threads(int32_t n) { return detail::check(kiln_model_set_num_threads(m_, n)); }
+  /// Where sessions run: "cpu", "cuda", "cuda:N" (kiln_model_set_device).
+  Status set_device(const std::string &device) { return detail::check(kiln_model_set_device(m_, device.c_str())); }
+  /// "cpu" or "cuda:N"; "" for an empty Model.
+  std::string device() const {
+    const char *d = nullptr;
+    return kiln_model_device(m_, &d) == KILN_OK ? d : "";
+  }
 
   /// A new session of entry point `entry`.
   inline Result<Session> session(const std::string &entry);

@@ -351,7 +351,7 @@ LogicalResult KernelWriter::emitOp(Operation &op, unsigned indent) {
       names[arg] = n;
       carried.push_back(n);
     }
-    std::string iv = fresh("i");
+    std::string iv = fresh("j");
     names[forOp.getInductionVar()] = iv;
     os.indent(indent * 2) << "for (long long " << iv << " = " << *lb << "; " << iv << " < " << *ub
                           << "; " << iv << " += " << *step << ") {\n";
@@ -381,7 +381,7 @@ LogicalResult KernelWriter::emitOp(Operation &op, unsigned indent) {
       FailureOr<std::string> lb = expr(lbV), ub = expr(ubV), st = expr(stV);
       if (failed(lb) || failed(ub) || failed(st))
         return failure();
-      std::string n = fresh("i");
+      std::string n = fresh("j");
       names[iv] = n;
       os.indent(indent * 2) << "for (long long " << n << " = " << *lb << "; " << n << " < " << *ub
                             << "; " << n << " += " << *st << ") {\n";
@@ -606,7 +606,7 @@ private:
 
   ModuleOp module;
   cuda::GpuPrecision precision;
-  std::string source;
+  std::string source, emulation;
   llvm::raw_string_ostream os{source};
   unsigned kernelCount = 0;
 };
@@ -644,6 +644,16 @@ void ProgramWriter::finishKernel(const std::string &name, KernelWriter &w, const
        << (readOnly ? "__restrict__ " : "") << p.name;
   }
   os << ") {\n" << body << "}\n";
+  // For tests without a GPU: kernels/cuda/Emulate.h runs kernels on the CPU
+  // through these (argument i = the launch's pointer i).
+  llvm::raw_string_ostream e(emulation);
+  e << "extern \"C\" void kiln_emulate_" << name
+    << "(const unsigned *grid, const unsigned *block, void *const *args) {\n"
+    << "  kiln_cuda_emu::launch(dim3(grid[0], grid[1], grid[2]), dim3(block[0], block[1], block[2]), [&] { "
+    << name << "(";
+  for (size_t i = 0; i < w.params.size(); ++i)
+    e << (i ? ", " : "") << "(" << w.params[i].type << " *)args[" << i << "]";
+  e << "); });\n}\n";
 }
 
 LogicalResult ProgramWriter::emitLoopKernel(func::FuncOp f, scf::ParallelOp par, GpuEntry &entry) {
@@ -905,6 +915,8 @@ LogicalResult ProgramWriter::run(cuda::GpuProgram &out) {
       return failure();
     out.entries.push_back(std::move(entry));
   }
+  os << "\n#ifdef KILN_CUDA_EMULATE // tests on the CPU: kernels/cuda/Emulate.h\n"
+     << emulation << "#endif\n";
   out.source = std::move(source);
   return success();
 }

@@ -8,7 +8,8 @@ using namespace kiln::rt;
 
 namespace {
 // CUdevice_attribute values (cuda.h).
-constexpr int kComputeCapabilityMajor = 75, kComputeCapabilityMinor = 76;
+constexpr int kComputeCapabilityMajor = cuda::kAttrComputeCapabilityMajor,
+              kComputeCapabilityMinor = cuda::kAttrComputeCapabilityMinor;
 } // namespace
 
 extern "C" KILN_API kiln_status kiln_cuda_devices(kiln_cuda_device *devices, size_t capacity, size_t *count) {

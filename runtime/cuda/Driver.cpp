@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <mutex>
+#include <type_traits>
 
 namespace kiln::rt::cuda {
 namespace {
@@ -15,35 +16,53 @@ struct Loaded {
   std::string why;
 };
 
-template <typename F> bool load(void *lib, const char *name, F &fn, std::string &why) {
-  fn = reinterpret_cast<F>(dlsym(lib, name));
-  if (!fn)
-    why = std::string("the CUDA driver has no ") + name;
-  return fn != nullptr;
+/// dlopen's handle, or NULL with `why` set. Never closed: the driver keeps
+/// threads and state for the process.
+void *openLibrary(const char *path, std::string &why) {
+  void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!lib) {
+    const char *e = dlerror();
+    why = std::string("no CUDA driver: cannot load ") + path + " (" + (e ? e : "dlopen failed") +
+          "); install the NVIDIA driver, or set KILN_CUDA_DRIVER to its libcuda.so.1";
+  }
+  return lib;
+}
+
+/// Resolves the probe symbols (all required) and the run symbols (a missing
+/// one is noted in runMissing). False with `why` set when a probe symbol is
+/// missing.
+bool resolve(void *lib, const char *path, Driver &d, std::string &why) {
+  bool ok = true;
+  Driver::probeSymbols(d, [&](const char *name, auto &fn) {
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(lib, name));
+    if (!fn && ok) {
+      why = std::string("the CUDA driver has no ") + name + " (" + path + ")";
+      ok = false;
+    }
+  });
+  Driver::runSymbols(d, [&](const char *name, auto &fn) {
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(lib, name));
+    if (!fn && d.runMissing.empty())
+      d.runMissing = std::string("the CUDA driver has no ") + name + " (" + path +
+                     "; a driver for CUDA 12 or newer is needed to run models)";
+  });
+  return ok;
+}
+
+const char *driverPath() {
+  const char *env = std::getenv("KILN_CUDA_DRIVER");
+  return env && *env ? env : "libcuda.so.1";
 }
 
 Loaded open() {
   Loaded l;
-  const char *env = std::getenv("KILN_CUDA_DRIVER");
-  const char *path = env && *env ? env : "libcuda.so.1";
-  // Never closed: the driver keeps threads and state for the process.
-  void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (!lib) {
-    const char *e = dlerror();
-    l.why = std::string("no CUDA driver: cannot load ") + path + " (" + (e ? e : "dlopen failed") +
-            "); install the NVIDIA driver, or set KILN_CUDA_DRIVER to its libcuda.so.1";
+  const char *path = driverPath();
+  void *lib = openLibrary(path, l.why);
+  if (!lib)
     return l;
-  }
   Driver &d = l.driver;
-  if (!load(lib, "cuInit", d.cuInit, l.why) || !load(lib, "cuDriverGetVersion", d.cuDriverGetVersion, l.why) ||
-      !load(lib, "cuGetErrorName", d.cuGetErrorName, l.why) ||
-      !load(lib, "cuDeviceGetCount", d.cuDeviceGetCount, l.why) || !load(lib, "cuDeviceGet", d.cuDeviceGet, l.why) ||
-      !load(lib, "cuDeviceGetName", d.cuDeviceGetName, l.why) ||
-      !load(lib, "cuDeviceGetAttribute", d.cuDeviceGetAttribute, l.why) ||
-      !load(lib, "cuDeviceTotalMem_v2", d.cuDeviceTotalMem_v2, l.why)) {
-    l.why += std::string(" (") + path + ")";
+  if (!resolve(lib, path, d, l.why))
     return l;
-  }
   if (CUresult r = d.cuInit(0)) {
     l.why = "no CUDA device: cuInit failed with " + d.errorText(r) + " (" + path + ")";
     return l;
@@ -68,6 +87,16 @@ std::string Driver::errorText(CUresult r) const {
     }
   }
   return std::string(name) + " (" + std::to_string(r) + ")";
+}
+
+std::string resolveSymbols(const char *path, Driver &out) {
+  std::string why;
+  void *lib = openLibrary(path, why);
+  if (!lib)
+    return why;
+  if (!resolve(lib, path, out, why))
+    return why;
+  return out.runMissing;
 }
 
 const Driver *driver(std::string &why) {

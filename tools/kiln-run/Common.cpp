@@ -173,4 +173,20 @@ bool parseInteger(const char *flag, const char *text, long long minimum, long lo
   return true;
 }
 
+const kiln_entry_info *findEntry(const kiln_model *model, const std::string &base, int64_t batch) {
+  const kiln_entry_info *found = nullptr;
+  size_t count = 0;
+  kiln_model_num_entries(model, &count);
+  for (size_t i = 0; i < count; ++i) {
+    const kiln_entry_info *e = nullptr;
+    kiln_model_entry(model, i, &e);
+    std::string name = e->name;
+    if (name != base && name.rfind(base + "_b", 0) != 0)
+      continue;
+    if (!found || (batch > 0 && e->batch_size == batch && found->batch_size != batch))
+      found = e;
+  }
+  return found;
+}
+
 } // namespace kiln::tool

@@ -34,6 +34,11 @@ io::Expected<io::Array> toInt32(io::Array array, const std::string &what);
 /// name); all must exist. Optimizer state entries (a checkpoint's) are set too.
 int loadParams(kiln_model *model, const std::string &path);
 
+/// The entry point `base` (predict, train_step, eval_step) or one of its
+/// batch specialisations (`base`_b<N>): the one of `batch` when given (> 0)
+/// and compiled, else the first. Null when the model has none.
+const kiln_entry_info *findEntry(const kiln_model *model, const std::string &base, int64_t batch = 0);
+
 /// Number options: a finite positive real; a real in [lo, hi] (hiOpen: [lo, hi));
 /// a whole number >= minimum. Each prints the error and returns false.
 bool parseNumber(const char *flag, const char *text, double &out);

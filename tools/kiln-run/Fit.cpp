@@ -57,25 +57,6 @@ io::Expected<io::Array> rows(const io::Array &a, int64_t begin, int64_t count) {
   return io::Array::fromBytes(a.dtype(), shape, a.bytes() + size_t(begin) * rowBytes, size_t(count) * rowBytes);
 }
 
-/// The entry point `base` (train_step, eval_step) or one of its batch
-/// specialisations: the one of `batch` when given and compiled, else the
-/// first. Null when the model has none.
-const kiln_entry_info *findEntry(const kiln_model *model, const std::string &base, int64_t batch) {
-  const kiln_entry_info *found = nullptr;
-  size_t count = 0;
-  kiln_model_num_entries(model, &count);
-  for (size_t i = 0; i < count; ++i) {
-    const kiln_entry_info *e = nullptr;
-    kiln_model_entry(model, i, &e);
-    std::string name = e->name;
-    if (name != base && name.rfind(base + "_b", 0) != 0)
-      continue;
-    if (!found || (batch > 0 && e->batch_size == batch && found->batch_size != batch))
-      found = e;
-  }
-  return found;
-}
-
 /// The model's data input and its labels input, from a training entry.
 struct Signature {
   const kiln_entry_info *entry = nullptr;

@@ -10,6 +10,8 @@
 //   kiln-run fit model.kbin --data PATH [--epochs N] [--batch-size N] ... (Fit.h)
 //   kiln-run evaluate model.kbin --data PATH [--params FILE] [--batch-size N] [--json]
 //   kiln-run predict model.kbin --data PATH --output y.npy  (a dataset's inputs)
+//   kiln-run crosscheck model.kbin [--device cuda] [--batches N] [--data PATH ...]
+//                 [--params FILE] [--tolerance T] [--seed S]   (CPU vs GPU, Crosscheck.cpp)
 //
 // fit / evaluate: Keras's fit and evaluate through the runtime's kiln_fit /
 // kiln_evaluate, on training data read by kiln_io (docs/training.md).
@@ -23,6 +25,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Common.h"
+#include "Crosscheck.h"
 #include "Fit.h"
 #include "runtime/io/ArrayFile.h"
 #include "runtime/io/Npy.h"
@@ -70,12 +73,18 @@ void usage(bool full = false) {
                "       kiln-run evaluate MODEL.kbin --data PATH [DATA OPTIONS] [--params FILE]\n"
                "                [--batch-size N] [--json]\n"
                "       kiln-run predict MODEL.kbin --data PATH [DATA OPTIONS] --output FILE [...]\n"
+               "       kiln-run crosscheck MODEL.kbin [--device cuda|cuda:N] [--batches N] [--data PATH\n"
+               "                [DATA OPTIONS]] [--params FILE] [--tolerance T] [--seed S]\n"
                "Arrays: .npy, .npz (one array per input, by name) or .safetensors.\n"
                "Data (--data): an MNIST IDX or CIFAR-10 folder, images,labels IDX files, x.npy,y.npy,\n"
                "an .npz with x and y, a CIFAR-10 .bin batch or a .csv. DATA OPTIONS: --scale F,\n"
                "--one-hot K, --label-column C, --no-header, --split train|test, --skip N, --limit N.\n"
                "Every command but info takes --threads N: the threads of the model's GEMMs and\n"
-               "convolutions (default: KILN_NUM_THREADS, else every CPU; results do not change).\n");
+               "convolutions (default: KILN_NUM_THREADS, else every CPU; results do not change).\n"
+               "fit, evaluate and predict take --device cpu|cuda|cuda:N (default cpu): where the model\n"
+               "runs. crosscheck compares predict (and gradients and one train_step) on the CPU and\n"
+               "the device: exit 0 when |cpu - gpu| / max(|cpu|, |gpu|, 1e-3) <= T everywhere\n"
+               "(--tolerance, default 1e-3 for --gpu-precision=fp32 code; tf32 needs about 2e-2).\n");
   if (!full) {
     std::fprintf(stderr, "kiln-run --help describes fit, evaluate, grad and gradcheck.\n");
     return;
@@ -816,7 +825,7 @@ int main(int argc, char **argv) {
   }
   std::string command = argv[1], modelPath = argv[2];
   if (command != "info" && command != "predict" && command != "grad" && command != "gradcheck" &&
-      command != "fit" && command != "evaluate")
+      command != "fit" && command != "evaluate" && command != "crosscheck")
     return usage(), fail("unknown command '" + command + "'");
   bool training = command == "grad" || command == "gradcheck";
   std::vector<std::string> inputSpecs;
@@ -826,6 +835,9 @@ int main(int argc, char **argv) {
   fits.modelPath = modelPath;
   std::set<std::string> given;
   int32_t threads = 0; // the runtime's default: KILN_NUM_THREADS or every CPU
+  std::string device;   // --device: empty = the CPU
+  CrosscheckOptions cross;
+  cross.modelPath = modelPath;
   for (int i = 3; i < argc; ++i) {
     std::string arg = argv[i];
     // Options of each command; any other is refused by name.
@@ -833,7 +845,8 @@ int main(int argc, char **argv) {
   "--data", "--scale", "--one-hot", "--label-column", "--no-header", "--split", "--skip", "--limit"
     static const std::map<std::string, std::vector<std::string>> kOptions = {
         {"info", {}},
-        {"predict", {"--input", "--params", "--output", "--classes", "--entry", "--threads", KILN_DATA_OPTIONS}},
+        {"predict",
+         {"--input", "--params", "--output", "--classes", "--entry", "--threads", "--device", KILN_DATA_OPTIONS}},
         {"grad", {"--input", "--labels", "--params", "--output", "--entry", "--threads"}},
         {"gradcheck",
          {"--input", "--labels", "--params", "--entry", "--samples", "--epsilon", "--seed", "--tolerance", "--atol",
@@ -842,8 +855,10 @@ int main(int argc, char **argv) {
          {KILN_DATA_OPTIONS, "--epochs", "--batch-size", "--seed", "--no-shuffle", "--validation-split",
           "--validation-data", "--validation-skip", "--validation-limit", "--early-stopping", "--patience",
           "--min-delta", "--restore-best", "--params", "--save", "--checkpoint", "--resume", "--history", "--plot",
-          "--json", "--threads"}},
-        {"evaluate", {KILN_DATA_OPTIONS, "--params", "--batch-size", "--json", "--threads"}},
+          "--json", "--threads", "--device"}},
+        {"evaluate", {KILN_DATA_OPTIONS, "--params", "--batch-size", "--json", "--threads", "--device"}},
+        {"crosscheck",
+         {KILN_DATA_OPTIONS, "--device", "--batches", "--params", "--tolerance", "--seed", "--threads"}},
     };
 #undef KILN_DATA_OPTIONS
     const std::vector<std::string> &known = kOptions.at(command);
@@ -885,7 +900,13 @@ int main(int argc, char **argv) {
       entryName = v;
     else if (arg == "--labels")
       grads.labelsPath = v;
-    else if (arg == "--threads") {
+    else if (arg == "--device")
+      device = cross.device = v;
+    else if (arg == "--batches") {
+      if (!parseInteger("--batches", v, 1, integer))
+        return 1;
+      cross.batches = integer;
+    } else if (arg == "--threads") {
       if (!parseInteger("--threads", v, 1, integer))
         return 1;
       if (integer > KILN_MAX_THREADS)
@@ -904,6 +925,7 @@ int main(int argc, char **argv) {
       if (!parseNumber(arg.c_str(), v, number))
         return 1;
       (arg == "--epsilon" ? grads.epsilon : arg == "--tolerance" ? grads.tolerance : grads.atol) = number;
+      cross.tolerance = grads.tolerance;
     }
     // Data (fit, evaluate, predict).
     else if (arg == "--data")
@@ -985,6 +1007,16 @@ int main(int argc, char **argv) {
       return fail("give --validation-split or --validation-data, not both");
   }
   fits.paramsPath = paramsPath;
+  if (command == "crosscheck") {
+    for (const char *o : {"--scale", "--one-hot", "--label-column", "--no-header", "--split", "--skip", "--limit"})
+      if (given.count(o) && !dataGiven)
+        return fail(std::string(o) + " applies to --data");
+    cross.data = fits.data;
+    cross.paramsPath = paramsPath;
+    cross.seed = grads.seed;
+    cross.threads = threads;
+    return crosscheck(cross);
+  }
 
   kiln_model *model = nullptr;
   uint32_t flags = command == "info" ? KILN_LOAD_NO_CODE : KILN_LOAD_DEFAULT;
@@ -992,6 +1024,11 @@ int main(int argc, char **argv) {
     return fail(kiln_last_error());
   if (threads && kiln_model_set_num_threads(model, threads) != KILN_OK) {
     fail(kiln_last_error());
+    kiln_model_free(model);
+    return 1;
+  }
+  if (!device.empty() && kiln_model_set_device(model, device.c_str()) != KILN_OK) {
+    fail(std::string("--device ") + device + ": " + kiln_last_error());
     kiln_model_free(model);
     return 1;
   }

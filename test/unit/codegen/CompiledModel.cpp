@@ -21,6 +21,8 @@ using reference::Tensor;
 test::Compiled::~Compiled() {
   if (handle)
     dlclose(handle);
+  if (emulated)
+    dlclose(emulated);
 }
 
 const EntrySignature *test::Compiled::signature(const std::string &name) const {
@@ -31,8 +33,39 @@ const EntrySignature *test::Compiled::signature(const std::string &name) const {
 }
 
 /// Compiles `source` for `batch` and loads its code; sets `error` on failure.
+/// Compiles the CUDA program's source for the emulator and loads it.
+static bool loadEmulated(test::Compiled &out) {
+  llvm::SmallString<128> dir;
+  if (llvm::sys::fs::createUniqueDirectory("kiln-cuda-emu", dir)) {
+    out.error = "cannot create a temporary directory";
+    return false;
+  }
+  std::string cu = (dir + "/model.cu").str(), so = (dir + "/model.so").str(),
+              log = (dir + "/log.txt").str();
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream f(cu, ec);
+    f << out.gpu.source;
+  }
+  std::string kernels = std::string(KILN_SOURCE_DIR) + "/kernels/cuda";
+  std::string command = "clang++-19 -std=c++17 -O1 -w -shared -fPIC -include " + kernels +
+                        "/Emulate.h -I " + kernels + " -x c++ " + cu + " -o " + so + " > " + log + " 2>&1";
+  if (std::system(command.c_str()) != 0) {
+    auto text = llvm::MemoryBuffer::getFile(log);
+    out.error = "emulated CUDA build failed: " + command + "\n" + (text ? (*text)->getBuffer().str() : "");
+    return false;
+  }
+  out.emulated = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+  llvm::sys::fs::remove_directories(dir);
+  if (!out.emulated) {
+    out.error = dlerror();
+    return false;
+  }
+  return true;
+}
+
 void test::compile(MLIRContext &ctx, const std::string &source, int64_t batch, Compiled &out,
-                   bool training, bool optimize) {
+                   bool training, bool optimize, std::optional<cuda::GpuPrecision> gpu) {
   llvm::SourceMgr sources;
   sources.AddNewSourceBuffer(llvm::MemoryBuffer::getMemBufferCopy(source, "case.kiln"), llvm::SMLoc());
   std::string messages;
@@ -68,8 +101,20 @@ void test::compile(MLIRContext &ctx, const std::string &source, int64_t batch, C
   auto tm = cpu::createTargetMachine("native", error);
   llvm::LLVMContext llvmCtx;
   std::string object, so;
-  if (failed(cpu::lowerToLinalg(*module)) || (collectSignatures(*module, out.contents), false) ||
-      failed(cpu::lowerToLLVMDialect(*module))) {
+  if (failed(cpu::lowerToLinalg(*module)) || (collectSignatures(*module, out.contents), false)) {
+    out.error = "lowering failed";
+    return;
+  }
+  if (gpu) { // the CUDA pipeline from the same linalg, as kilnc --target=cpu,cuda
+    OwningOpRef<ModuleOp> g = module->clone();
+    if (failed(cuda::lowerToLoops(*g, *gpu)) || failed(cuda::emitSource(*g, *gpu, out.gpu))) {
+      out.error = "CUDA codegen failed";
+      return;
+    }
+    if (!loadEmulated(out))
+      return;
+  }
+  if (failed(cpu::lowerToLLVMDialect(*module))) {
     out.error = "lowering failed";
     return;
   }
@@ -145,6 +190,53 @@ std::vector<Tensor> test::runCompiled(const Compiled &c, const std::vector<Tenso
   return outputs;
 }
 
+std::vector<Tensor> test::runEmulated(const Compiled &c, const std::vector<Tensor> &inputs,
+                                      llvm::StringMap<Tensor> &params, const std::string &name) {
+  const EntrySignature *e = c.signature(name);
+  const GpuEntry *g = nullptr;
+  for (const GpuEntry &ge : c.gpu.entries)
+    if (e && ge.symbol == e->symbol)
+      g = &ge;
+  if (!e || !g || !c.emulated) {
+    ADD_FAILURE() << "no emulated CUDA code for " << name;
+    return {};
+  }
+  std::vector<Tensor> outputs;
+  for (const TensorSignature &t : e->outputs)
+    outputs.push_back(Tensor{t.shape, std::vector<float>(Tensor{t.shape, {}}.size(), NAN)});
+  std::vector<std::vector<int32_t>> intInputs(inputs.size());
+  std::vector<char *> buffers;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!e->inputs[i].isInt) {
+      buffers.push_back(reinterpret_cast<char *>(const_cast<float *>(inputs[i].data.data())));
+      continue;
+    }
+    for (float v : inputs[i].data)
+      intInputs[i].push_back(int32_t(v));
+    buffers.push_back(reinterpret_cast<char *>(intInputs[i].data()));
+  }
+  for (const std::string &p : e->params)
+    buffers.push_back(reinterpret_cast<char *>(params[p].data.data()));
+  for (Tensor &t : outputs)
+    buffers.push_back(reinterpret_cast<char *>(t.data.data()));
+  // Poisoned, as device memory is not zeroed.
+  std::vector<float> scratch(g->scratchBytes / sizeof(float) + 16, NAN);
+  buffers.push_back(reinterpret_cast<char *>(scratch.data()));
+  using Launcher = void (*)(const unsigned *, const unsigned *, void *const *);
+  for (const GpuLaunch &l : g->launches) {
+    auto fn = reinterpret_cast<Launcher>(dlsym(c.emulated, ("kiln_emulate_" + l.kernel).c_str()));
+    if (!fn) {
+      ADD_FAILURE() << "no emulated kernel " << l.kernel;
+      return {};
+    }
+    std::vector<void *> args;
+    for (const GpuArg &a : l.args)
+      args.push_back(buffers.at(a.buffer) + a.offset);
+    fn(l.grid, l.block, args.data());
+  }
+  return outputs;
+}
+
 std::string test::exampleTestName(const std::string &file) {
   std::string n = file.substr(0, file.find('.'));
   n.erase(std::remove(n.begin(), n.end(), '_'), n.end());
@@ -182,9 +274,10 @@ Tensor test::labelsFor(test::Compiled &c, const TensorSignature &t, std::mt19937
   return y;
 }
 
-test::ModelRun::ModelRun(const std::string &source, int64_t batch, bool optimize) {
+test::ModelRun::ModelRun(const std::string &source, int64_t batch, bool optimize,
+                         std::optional<cuda::GpuPrecision> gpu) {
   ctx.loadDialect<KilnDialect, func::FuncDialect>();
-  test::compile(ctx, source, batch, c, /*training=*/true, optimize);
+  test::compile(ctx, source, batch, c, /*training=*/true, optimize, gpu);
   if (!c.error.empty())
     return;
   std::mt19937 rng(3);

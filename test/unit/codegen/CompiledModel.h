@@ -11,10 +11,12 @@
 
 #include "Interpreter.h"
 #include "codegen/Artifact.h"
+#include "codegen/cuda/CudaBackend.h"
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/ADT/StringMap.h"
 #include "mlir/IR/OwningOpRef.h"
+#include <optional>
 #include <random>
 #include <string>
 
@@ -26,6 +28,10 @@ struct Compiled {
   ArtifactContents contents;
   void *handle = nullptr;
   void (*entry)(void **) = nullptr; // kiln_predict, when there is one
+  // With a GPU precision given to compile(): the CUDA program, its kernels
+  // compiled for the CPU emulator (kernels/cuda/Emulate.h) and loaded.
+  cuda::GpuProgram gpu;
+  void *emulated = nullptr;
   ~Compiled();
   const EntrySignature *signature(const std::string &name) const;
 };
@@ -35,8 +41,11 @@ struct Compiled {
 /// every kiln.gradient is expanded and the graph optimized (cleanups,
 /// layouts, fusion) as kilnc does; `optimize = false` is kilnc -O0.
 /// `graph` keeps the unoptimized graph, for the interpreter.
+/// With `gpu`, the CUDA program is written too and its kernels compiled for
+/// the CPU emulator (runEmulated).
 void compile(mlir::MLIRContext &ctx, const std::string &source, int64_t batch, Compiled &out,
-             bool training = false, bool optimize = true);
+             bool training = false, bool optimize = true,
+             std::optional<cuda::GpuPrecision> gpu = std::nullopt);
 
 reference::Tensor randomTensor(const std::vector<int64_t> &shape, std::mt19937 &rng, float lo = -1,
                                float hi = 1);
@@ -47,6 +56,12 @@ reference::Tensor randomTensor(const std::vector<int64_t> &shape, std::mt19937 &
 std::vector<reference::Tensor> runCompiled(const Compiled &c, const std::vector<reference::Tensor> &inputs,
                                            llvm::StringMap<reference::Tensor> &params,
                                            const std::string &name = "");
+
+/// runCompiled for the CUDA code, run by the emulator: the entry point's
+/// launches in order over the same buffers and a GPU scratch arena.
+std::vector<reference::Tensor> runEmulated(const Compiled &c, const std::vector<reference::Tensor> &inputs,
+                                           llvm::StringMap<reference::Tensor> &params,
+                                           const std::string &name);
 
 /// The examples every whole-model test runs on (the six seed programs and XOR).
 inline constexpr const char *kExampleFiles[] = {
@@ -70,7 +85,8 @@ struct ModelRun {
   Compiled c;
   std::vector<reference::Tensor> inputs; // input, labels, samples
   llvm::StringMap<reference::Tensor> params;
-  ModelRun(const std::string &source, int64_t batch, bool optimize = true);
+  ModelRun(const std::string &source, int64_t batch, bool optimize = true,
+           std::optional<cuda::GpuPrecision> gpu = std::nullopt);
 };
 
 } // namespace kiln::test

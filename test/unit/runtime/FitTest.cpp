@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ExpectError.h"
 #include "runtime/kiln_runtime.h"
 
 #include <gtest/gtest.h>
@@ -291,14 +292,6 @@ kiln_fit_options options(int64_t epochs, int64_t batch = 0) {
   return o;
 }
 
-#define EXPECT_ERROR(expr, code, ...)                                                              \
-  do {                                                                                             \
-    kiln_status status_ = (expr);                                                                  \
-    std::string message_ = kiln_last_error();                                                      \
-    EXPECT_EQ(status_, code) << kiln_status_name(status_) << ": " << message_;                     \
-    for (const char *sub_ : {__VA_ARGS__})                                                         \
-      EXPECT_TRUE(contains(message_, sub_)) << "'" << sub_ << "' not in: " << message_;            \
-  } while (0)
 
 /// Records every progress report.
 struct Recorder {

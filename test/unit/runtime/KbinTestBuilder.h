@@ -46,6 +46,27 @@ struct EntrySpecDesc {
   bool omitName = false; // leave the required `name` out
 };
 
+/// The GPU section (kbin GpuModule / GpuEntryPoint); any values, valid or not.
+struct GpuArgSpec {
+  uint32_t buffer = 0;
+  uint64_t offset = 0;
+};
+struct GpuLaunchSpec {
+  std::string kernel = "k";
+  std::vector<uint32_t> grid{1, 1, 1}, block{32, 1, 1};
+  uint32_t sharedBytes = 0;
+  std::vector<GpuArgSpec> args;
+};
+struct GpuEntrySpec {
+  std::string entryPoint;
+  uint64_t scratchBytes = 0;
+  std::vector<GpuLaunchSpec> launches;
+};
+struct GpuModuleSpec {
+  std::string arch;
+  std::vector<uint8_t> image;
+};
+
 struct KbinSpec {
   uint32_t formatVersion = 1;
   std::string producer = "kiln-test";
@@ -58,6 +79,8 @@ struct KbinSpec {
   std::vector<std::string> features;
   std::vector<uint8_t> sharedObject;
   std::string identifier = "KBIN"; // 4 characters
+  std::vector<GpuModuleSpec> gpu;        // empty: no `gpu` field
+  std::vector<GpuEntrySpec> gpuEntries;  // empty: no `gpu_entry_points` field
 };
 
 template <typename T> std::vector<uint8_t> bytesOf(const std::vector<T> &values) {
@@ -126,10 +149,34 @@ inline std::vector<uint8_t> buildKbin(const KbinSpec &spec) {
     entries.push_back(flatbuffers::Offset<kb::EntryPoint>(b.EndTable(start)));
   }
 
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<kb::GpuModule>>> gpu = 0;
+  if (!spec.gpu.empty()) {
+    std::vector<flatbuffers::Offset<kb::GpuModule>> modules;
+    for (const GpuModuleSpec &m : spec.gpu)
+      modules.push_back(kb::CreateGpuModule(b, b.CreateString(m.arch), b.CreateVector(m.image)));
+    gpu = b.CreateVector(modules);
+  }
+  flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<kb::GpuEntryPoint>>> gpuEntries = 0;
+  if (!spec.gpuEntries.empty()) {
+    std::vector<flatbuffers::Offset<kb::GpuEntryPoint>> list;
+    for (const GpuEntrySpec &g : spec.gpuEntries) {
+      std::vector<flatbuffers::Offset<kb::GpuLaunch>> launches;
+      for (const GpuLaunchSpec &l : g.launches) {
+        std::vector<kb::GpuArg> args;
+        for (const GpuArgSpec &a : l.args)
+          args.emplace_back(a.buffer, a.offset);
+        launches.push_back(kb::CreateGpuLaunch(b, b.CreateString(l.kernel), b.CreateVector(l.grid),
+                                               b.CreateVector(l.block), l.sharedBytes, b.CreateVectorOfStructs(args)));
+      }
+      list.push_back(kb::CreateGpuEntryPoint(b, b.CreateString(g.entryPoint), g.scratchBytes, b.CreateVector(launches)));
+    }
+    gpuEntries = b.CreateVector(list);
+  }
+
   auto producer = b.CreateString(spec.producer);
   auto name = b.CreateString(spec.name);
   auto model = kb::CreateModel(b, spec.formatVersion, producer, name, b.CreateVector(entries), b.CreateVector(params),
-                               cpu);
+                               cpu, gpu, 0, 0, gpuEntries);
   kb::FinishModelBuffer(b, model);
   std::vector<uint8_t> bytes(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
   std::memcpy(bytes.data() + 4, spec.identifier.data(), 4);
@@ -225,6 +272,23 @@ inline KbinSpec testModelSpec(std::vector<uint8_t> sharedObject) {
 
   s.entries = {predict, add, train};
   return s;
+}
+
+/// GPU code for testModelSpec's "predict" (an "sm_80" module whose image is
+/// not a real CUBIN: enough for the artifact checks, not for a device) with
+/// one launch over x, affine/kernel, y and scratch.
+inline void addTestGpuCode(KbinSpec &s) {
+  s.gpu = {{"sm_80", {0x7f, 'E', 'L', 'F'}}, {"compute_90", {'/', '/', ' ', 'P', 'T', 'X'}}};
+  GpuEntrySpec g;
+  g.entryPoint = "predict";
+  g.scratchBytes = 256;
+  GpuLaunchSpec l;
+  l.kernel = "kiln_affine";
+  l.grid = {1, 1, 1};
+  l.block = {32, 1, 1};
+  l.args = {{0, 0}, {1, 0}, {2, 0}, {3, 128}};
+  g.launches = {l};
+  s.gpuEntries = {g};
 }
 
 } // namespace kiln::test

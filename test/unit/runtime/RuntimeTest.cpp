@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ExpectError.h"
 #include "runtime/kiln_runtime.h"
 #include "runtime/kiln_runtime.hpp"
 #include "test/unit/runtime/KbinTestBuilder.h"
@@ -70,16 +71,6 @@ kiln_model *loadOk(const KbinSpec &spec, uint32_t flags = KILN_LOAD_DEFAULT) {
   return m;
 }
 
-/// Expects `status` == `code` and kiln_last_error() to contain every substring.
-#define EXPECT_ERROR(expr, code, ...)                                                              \
-  do {                                                                                             \
-    kiln_status status_ = (expr);                                                                  \
-    std::string message_ = kiln_last_error();                                                      \
-    EXPECT_EQ(status_, code) << kiln_status_name(status_) << ": " << message_;                     \
-    for (const char *sub_ : {__VA_ARGS__})                                                         \
-      EXPECT_NE(message_.find(sub_), std::string::npos)                                            \
-          << "message \"" << message_ << "\" lacks \"" << sub_ << "\"";                            \
-  } while (0)
 
 /// A spec must be rejected at load with `code` and a message containing the substrings.
 #define EXPECT_REJECTED(spec, code, ...)                                                           \

@@ -49,6 +49,17 @@ int main(int argc, char **argv) {
   wide.entries[0].scratchBytes = 4096;
   ok &= writeFileBytes(dir + "/seed-wide.kbin", buildKbin(wide));
 
+  // GPU sections (kbin gpu / gpu_entry_points): the affine model with GPU
+  // code for predict (kiln-run crosscheck's no-device test), and a seed.
+  KbinSpec gpu = testModelSpec(so);
+  addTestGpuCode(gpu);
+  ok &= writeFileBytes(dir + "/affine-gpu.kbin", buildKbin(gpu));
+  KbinSpec gpuSeed = full;
+  addTestGpuCode(gpuSeed);
+  ok &= writeFileBytes(dir + "/seed-gpu.kbin", buildKbin(gpuSeed));
+  // (No CUDA-only seed yet: test/fuzz/fuzz_kbin.cpp still requires a
+  // non-empty cpu_symbol of every entry point, which such models lack.)
+
   if (!ok) {
     std::fprintf(stderr, "kiln-make-test-kbins: cannot write into %s\n", dir.c_str());
     return 1;
