@@ -340,6 +340,7 @@ kiln_status readGpu(const kbin::Model *model, ArtifactDesc &out, Budget &budget)
       d.image.assign(image->data(), image->data() + image->size());
       if (d.arch.compare(0, 8, "compute_") == 0 && d.image.back() != 0)
         d.image.push_back(0); // PTX text for cuModuleLoadData
+      out.gpuArchs += (out.gpuArchs.empty() ? "" : ",") + d.arch;
       out.gpuModules.push_back(std::move(d));
     }
   }

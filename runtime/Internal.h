@@ -162,6 +162,7 @@ struct ArtifactDesc {
   float fitValidationSplit = 0;
   bool fitShuffle = true;
   std::vector<GpuModuleDesc> gpuModules; // Model.gpu; empty: no GPU code
+  std::string gpuArchs;                  // their archs, comma-separated (kiln_model_gpu_archs)
 };
 
 /// Runs flatbuffers' Verifier and every Kiln check on `size` bytes at `data`

@@ -569,6 +569,13 @@ KILN_API kiln_status kiln_model_device(const kiln_model *model, const char **dev
   return ok();
 }
 
+KILN_API kiln_status kiln_model_gpu_archs(const kiln_model *model, const char **archs) {
+  KILN_REQUIRE(model, "kiln_model_gpu_archs: model is NULL");
+  KILN_REQUIRE(archs, "kiln_model_gpu_archs: archs (the out pointer) is NULL");
+  *archs = model->desc.gpuArchs.c_str();
+  return ok();
+}
+
 //===--- sessions ----------------------------------------------------------===//
 
 KILN_API kiln_status kiln_session_create(kiln_model *model, const char *entry, kiln_session **session) {

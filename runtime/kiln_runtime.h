@@ -65,7 +65,7 @@ extern "C" {
 
 /* Version of this API (bumped when a declaration changes) and the .kbin
  * format_version this runtime reads. */
-#define KILN_RUNTIME_API_VERSION 5 /* 2: kiln_param_info.is_state, kiln_model_reset_state; 3: kiln_fit, kiln_evaluate, kiln_predict, checkpoints; 4: kiln_model_set_num_threads, kiln_cuda_devices, KILN_ERR_NO_DEVICE; 5: kiln_model_set_device, kiln_model_device, KILN_ERR_DEVICE */
+#define KILN_RUNTIME_API_VERSION 5 /* 2: kiln_param_info.is_state, kiln_model_reset_state; 3: kiln_fit, kiln_evaluate, kiln_predict, checkpoints; 4: kiln_model_set_num_threads, kiln_cuda_devices, KILN_ERR_NO_DEVICE; 5: kiln_model_set_device, kiln_model_device, kiln_model_gpu_archs, KILN_ERR_DEVICE */
 #define KILN_KBIN_FORMAT_VERSION 1
 
 /* Limits a .kbin must respect (checked at load). */
@@ -268,6 +268,10 @@ KILN_API kiln_status kiln_model_num_threads(const kiln_model *model, int32_t *nu
 KILN_API kiln_status kiln_model_set_device(kiln_model *model, const char *device);
 /* "cpu" or "cuda:N"; valid until the next kiln_model_set_device. */
 KILN_API kiln_status kiln_model_device(const kiln_model *model, const char **device);
+/* The architectures the model has GPU code for, comma-separated
+ * ("sm_80,sm_90,compute_90"), or "" (CPU code only); valid while the model
+ * lives. */
+KILN_API kiln_status kiln_model_gpu_archs(const kiln_model *model, const char **archs);
 
 /* ---- sessions --------------------------------------------------------- */
 

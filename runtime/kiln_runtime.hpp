@@ -205,6 +205,11 @@ public:
     const char *d = nullptr;
     return kiln_model_device(m_, &d) == KILN_OK ? d : "";
   }
+  /// "sm_80,sm_90,compute_90": the architectures of the GPU code; "" for none.
+  std::string gpu_archs() const {
+    const char *a = nullptr;
+    return kiln_model_gpu_archs(m_, &a) == KILN_OK ? a : "";
+  }
 
   /// A new session of entry point `entry`.
   inline Result<Session> session(const std::string &entry);

@@ -594,7 +594,7 @@ public:
 
 private:
   LogicalResult emitEntry(func::FuncOp f, GpuEntry &entry);
-  LogicalResult emitLoopKernel(func::FuncOp f, scf::ParallelOp par, GpuEntry &entry);
+  LogicalResult emitLoopKernel(func::FuncOp f, ArrayRef<scf::ParallelOp> group, GpuEntry &entry);
   LogicalResult emitSerialKernel(func::FuncOp f, ArrayRef<Operation *> ops, GpuEntry &entry);
   LogicalResult emitCallKernels(func::FuncOp f, KernelCallOp call, GpuEntry &entry);
   LogicalResult emitGlobals();
@@ -656,7 +656,9 @@ void ProgramWriter::finishKernel(const std::string &name, KernelWriter &w, const
   e << "); });\n}\n";
 }
 
-LogicalResult ProgramWriter::emitLoopKernel(func::FuncOp f, scf::ParallelOp par, GpuEntry &entry) {
+LogicalResult ProgramWriter::emitLoopKernel(func::FuncOp f, ArrayRef<scf::ParallelOp> group,
+                                            GpuEntry &entry) {
+  scf::ParallelOp par = group.front();
   if (!par.getInitVals().empty())
     return par.emitError("CUDA codegen: scf.parallel with reductions"), failure();
   std::string body;
@@ -697,13 +699,22 @@ LogicalResult ProgramWriter::emitLoopKernel(func::FuncOp f, scf::ParallelOp par,
       rest = "(" + rest + " / " + std::to_string(trips[i]) + "u)";
     w.names[par.getInductionVars()[i]] = iv;
   }
-  if (failed(w.captureOperands(par)) || failed(w.emitBlock(*par.getBody(), 1)))
-    return failure();
-  std::string name = kernelName(f, "loop");
+  // Fused nests run one after another in the same thread, on the same
+  // iteration point (fusible() checked that this keeps every dependence).
+  for (scf::ParallelOp p : group) {
+    for (unsigned i = 0; i < n; ++i)
+      w.names[p.getInductionVars()[i]] = "i" + std::to_string(i);
+    if (failed(w.captureOperands(p)) || failed(w.emitBlock(*p.getBody(), 1)))
+      return failure();
+  }
+  std::string name = kernelName(f, group.size() > 1 ? "loops" : "loop");
   std::string shape;
   for (int64_t t : trips)
     shape += (shape.empty() ? "" : "x") + std::to_string(t);
-  finishKernel(name, w, body, "one thread per point of " + shape, kThreadsPerBlock, par.getLoc());
+  finishKernel(name, w, body,
+               "one thread per point of " + shape +
+                   (group.size() > 1 ? ", " + std::to_string(group.size()) + " loop nests fused" : ""),
+               kThreadsPerBlock, par.getLoc());
   GpuLaunch launch;
   launch.kernel = name;
   launch.grid[0] = unsigned((total + kThreadsPerBlock - 1) / kThreadsPerBlock);
@@ -850,6 +861,108 @@ bool isDeclarative(Operation &op) {
           llvm::all_of(op.getResultTypes(), [](Type t) { return t.isIntOrIndex(); }));
 }
 
+/// A load or store of a loop nest, with the bytes its memref spans.
+struct Access {
+  Root root;
+  uint64_t begin = 0, end = 0; // byte range of the whole memref
+  bool write = false;
+  bool pointwise = false; // indexed by exactly the nest's parallel IVs, in order
+  MemRefType type;
+};
+
+/// Every memref access in `par`; failure when one cannot be resolved.
+FailureOr<SmallVector<Access>> accessesOf(func::FuncOp f, scf::ParallelOp par) {
+  std::string unused;
+  llvm::raw_string_ostream sink(unused);
+  KernelWriter w(f, sink);
+  SmallVector<Access> out;
+  WalkResult r = par.walk([&](Operation *op) {
+    Value memref;
+    ValueRange indices;
+    bool write = false;
+    if (auto l = dyn_cast<memref::LoadOp>(op)) {
+      memref = l.getMemRef();
+      indices = l.getIndices();
+    } else if (auto st = dyn_cast<memref::StoreOp>(op)) {
+      memref = st.getMemRef();
+      indices = st.getIndices();
+      write = true;
+    } else {
+      return WalkResult::advance();
+    }
+    auto type = cast<MemRefType>(memref.getType());
+    FailureOr<Root> root = w.rootOf(memref);
+    SmallVector<int64_t> strides;
+    int64_t offset;
+    if (failed(root) || failed(getStridesAndOffset(type, strides, offset)) ||
+        ShapedType::isDynamic(offset) || llvm::any_of(strides, ShapedType::isDynamic))
+      return WalkResult::interrupt();
+    int64_t last = offset;
+    for (auto [size, stride] : llvm::zip(type.getShape(), strides))
+      last += (size - 1) * stride;
+    uint64_t bytes = type.getElementTypeBitWidth() / 8;
+    Access a;
+    a.root = *root;
+    a.begin = root->byteOffset + uint64_t(offset) * bytes;
+    a.end = root->byteOffset + uint64_t(last + 1) * bytes;
+    a.write = write;
+    a.type = type;
+    a.pointwise = indices.size() == par.getNumLoops() &&
+                  llvm::all_of(llvm::zip(indices, par.getInductionVars()),
+                               [](auto p) { return std::get<0>(p) == std::get<1>(p); });
+    out.push_back(a);
+    return WalkResult::advance();
+  });
+  if (r.wasInterrupted())
+    return failure();
+  return out;
+}
+
+bool sameBounds(scf::ParallelOp a, scf::ParallelOp b) {
+  auto same = [](ValueRange x, ValueRange y) {
+    if (x.size() != y.size())
+      return false;
+    for (auto [u, v] : llvm::zip(x, y)) {
+      std::optional<int64_t> cu = getConstantIntValue(u), cv = getConstantIntValue(v);
+      if (!cu || !cv || *cu != *cv)
+        return false;
+    }
+    return true;
+  };
+  return same(a.getLowerBound(), b.getLowerBound()) && same(a.getUpperBound(), b.getUpperBound()) &&
+         same(a.getStep(), b.getStep()) && a.getInitVals().empty() && b.getInitVals().empty();
+}
+
+/// Whether `next` may run in the same thread as `group`, right after it, on
+/// the same iteration point: same iteration space, and every memory both
+/// touch (one of them writing) is accessed pointwise, element i by
+/// iteration i, through the same layout: then each element's reads and
+/// writes stay in program order within one thread, and no thread touches
+/// another's elements. Memory only read, or touched by one side, is free.
+bool fusible(func::FuncOp f, ArrayRef<scf::ParallelOp> group, scf::ParallelOp next) {
+  if (!sameBounds(group.front(), next))
+    return false;
+  FailureOr<SmallVector<Access>> b = accessesOf(f, next);
+  if (failed(b))
+    return false;
+  for (scf::ParallelOp p : group) {
+    FailureOr<SmallVector<Access>> a = accessesOf(f, p);
+    if (failed(a))
+      return false;
+    for (const Access &x : *a)
+      for (const Access &y : *b) {
+        if (!x.write && !y.write)
+          continue;
+        if (x.root.buffer != y.root.buffer || x.root.global != y.root.global || x.end <= y.begin ||
+            y.end <= x.begin)
+          continue; // disjoint memory
+        if (!x.pointwise || !y.pointwise || x.begin != y.begin || x.type != y.type)
+          return false;
+      }
+  }
+  return true;
+}
+
 LogicalResult ProgramWriter::emitEntry(func::FuncOp f, GpuEntry &entry) {
   entry.symbol = f.getName().str();
   if (auto bytes = f->getAttrOfType<IntegerAttr>("kiln.scratch_bytes"))
@@ -861,17 +974,26 @@ LogicalResult ProgramWriter::emitEntry(func::FuncOp f, GpuEntry &entry) {
     serial.clear();
     return r;
   };
-  // Walk the statements, grouping serial ones.
+  SmallVector<scf::ParallelOp> loops; // adjacent fusible loop nests: one kernel
+  auto flushLoops = [&]() {
+    LogicalResult r = loops.empty() ? success() : emitLoopKernel(f, loops, entry);
+    loops.clear();
+    return r;
+  };
+  // Walk the statements, grouping serial ones and fusible loop nests.
   for (Operation &op : f.getBody().front()) {
     if (isDeclarative(op))
       continue;
     if (auto par = dyn_cast<scf::ParallelOp>(op)) {
       if (failed(flush()))
         return failure();
-      if (failed(emitLoopKernel(f, par, entry)))
+      if (!loops.empty() && !fusible(f, loops, par) && failed(flushLoops()))
         return failure();
+      loops.push_back(par);
       continue;
     }
+    if (failed(flushLoops()))
+      return failure();
     if (auto call = dyn_cast<KernelCallOp>(op)) {
       if (failed(flush()))
         return failure();
@@ -881,6 +1003,8 @@ LogicalResult ProgramWriter::emitEntry(func::FuncOp f, GpuEntry &entry) {
     }
     serial.push_back(&op);
   }
+  if (failed(flushLoops()))
+    return failure();
   return flush();
 }
 

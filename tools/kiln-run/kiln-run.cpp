@@ -144,6 +144,9 @@ int info(kiln_model *model) {
   kiln_model_name(model, &name);
   kiln_model_producer(model, &producer);
   std::printf("model %s (%s)\n", name, producer ? producer : "?");
+  const char *archs = "";
+  kiln_model_gpu_archs(model, &archs);
+  std::printf("gpu code: %s\n", *archs ? archs : "none (compile with kilnc --target=cpu,cuda)");
   size_t entries = 0, params = 0;
   kiln_model_num_entries(model, &entries);
   for (size_t i = 0; i < entries; ++i) {

@@ -63,6 +63,9 @@ TEST(GpuArtifact, ValidSectionLoads) {
   ASSERT_FALSE(sharedObject().empty()) << KILN_TEST_MODEL_SO;
   kiln_model *m = load(gpuSpec(), KILN_LOAD_NO_CODE);
   ASSERT_NE(m, nullptr);
+  const char *archs = nullptr;
+  ASSERT_EQ(kiln_model_gpu_archs(m, &archs), KILN_OK);
+  EXPECT_STREQ(archs, "sm_80,compute_90");
   kiln_model_free(m);
   KbinSpec s = gpuSpec();
   s.gpuEntries[0].launches[0].args = {{0, 127}, {1, 31}, {2, 127}, {3, 255}}; // last byte of each buffer
