@@ -15,6 +15,12 @@ using namespace kiln::e2e;
 
 namespace {
 
+#ifdef KILN_HAVE_NVRTC
+#define SKIP_WITHOUT_NVRTC()
+#else
+#define SKIP_WITHOUT_NVRTC() GTEST_SKIP() << "kilnc was built without NVRTC (no CUDA toolkit found)"
+#endif
+
 std::string readFile(const std::string &path) {
   auto b = llvm::MemoryBuffer::getFile(path, /*IsText=*/false, /*RequiresNullTerminator=*/false);
   return b ? (*b)->getBuffer().str() : "";
@@ -23,6 +29,7 @@ std::string readFile(const std::string &path) {
 class CudaCompile : public ::testing::TestWithParam<const char *> {};
 
 TEST_P(CudaCompile, ExampleCompilesWithNvrtcAndKeepsItsCpuCode) {
+  SKIP_WITHOUT_NVRTC();
   TempDir dir;
   setenv("KILN_CACHE_DIR", (dir / "cache").c_str(), 1);
   std::string model = std::string(KILN_EXAMPLES_DIR) + "/" + GetParam(), kbin = dir / "m.kbin";
@@ -51,6 +58,7 @@ INSTANTIATE_TEST_SUITE_P(Examples, CudaCompile,
                          });
 
 TEST(CudaCompileCache, UnchangedModelTakesEveryImageFromTheCache) {
+  SKIP_WITHOUT_NVRTC();
   TempDir dir;
   setenv("KILN_CACHE_DIR", (dir / "cache").c_str(), 1);
   std::string model = std::string(KILN_EXAMPLES_DIR) + "/xor.kiln";
@@ -76,6 +84,7 @@ TEST(CudaCompileCache, UnchangedModelTakesEveryImageFromTheCache) {
 }
 
 TEST(CudaCompileCache, CudaOnlyTargetAndBadOptionsAreReported) {
+  SKIP_WITHOUT_NVRTC();
   TempDir dir;
   std::string model = std::string(KILN_EXAMPLES_DIR) + "/xor.kiln";
   Process bad = run({KILNC, model, "--target=tpu", "-o", dir / "x.kbin"}, dir);
