@@ -6,6 +6,10 @@
     bench/.venv/bin/python bench/run.py --quick            # smoke test, < 5 min
     bench/.venv/bin/python bench/run.py --only mnist_cnn --systems kiln,torch_eager
 
+On a GPU (docs/gpu.md): compile here, where kilnc runs, then measure there:
+    python3 bench/run.py --prepare gpu-bundle/kbins             # kilnc --target=cpu,cuda, every example
+    python3 bench/run.py --device cuda --kbins-from gpu-bundle/kbins --runtime .../libkiln_runtime.so
+
 For each of the six seed programs (examples/*.kiln): compile time with the
 training step, train-step time at batch 32 / 64 / 256, predict latency at
 batch 1 and throughput at batch 64, one MNIST CNN epoch on 8,000 real digits,
@@ -90,6 +94,28 @@ def machine_info():
     except OSError:
         pass
     return info
+
+
+# The artifacts --prepare writes and a --kbins-from (GPU) run reads: <example>_<name>.kbin with
+# these batch sizes (train 64 and 256, predict 1 and 64), CUDA code for sm_90 only (H100 / H200;
+# three architectures would not fit the device tool's 64 MiB of carried files).
+KBINS = {"b64_1": [64, 1], "b256": [256]}
+
+
+def prepare(args):
+    """--prepare DIR: the examples' .kbin files (--only, default all) with CPU code for any x86-64-v3
+    CPU and CUDA code, for a run on a machine where kilnc cannot run (the GPU machine)."""
+    os.makedirs(args.prepare, exist_ok=True)
+    examples = [e for e in (args.only.split(",") if args.only else models.ORDER) if e]
+    for ex in examples:
+        for name, sizes in KBINS.items():
+            out = os.path.join(args.prepare, "%s_%s.kbin" % (ex, name))
+            cmd = [args.kilnc, os.path.join(ROOT, "examples", ex + ".kiln"),
+                   "--batch-size=" + ",".join(map(str, sizes)), "--target=cpu,cuda", "--gpu-arch=sm_90",
+                   "--cpu=x86-64-v3", "-o", out]
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True)
+            log("%s: %.1f s" % (" ".join(cmd[1:]), time.perf_counter() - t0))
 
 
 def measure_peak(threads, work, runs):
@@ -216,8 +242,16 @@ def main():
     ap.add_argument("--note", default="", help="a line to print under the table (e.g. what else ran)")
     ap.add_argument("--report-only", metavar="RESULTS.json", help="only rewrite results.md (and, with "
                     "--update-docs, docs/performance.md) from an earlier run's results.json")
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda: Kiln (kiln_model_set_device), PyTorch and "
+                    "JAX on the GPU; Keras, ONNX Runtime and IREE are not run")
+    ap.add_argument("--prepare", metavar="DIR", help="only compile every example's .kbin files (with CUDA code, "
+                    "for x86-64-v3) into DIR, for a --kbins-from run on a machine without kilnc")
+    ap.add_argument("--kbins-from", metavar="DIR", help="use the .kbin files --prepare wrote instead of compiling")
     args = ap.parse_args()
 
+    if args.prepare:
+        prepare(args)
+        return
     if args.report_only:
         res = json.load(open(args.report_only))
         outdir = os.path.dirname(os.path.abspath(args.report_only))
@@ -234,7 +268,9 @@ def main():
     for e in examples:
         if e not in models.EXAMPLES:
             ap.error("unknown example %r (known: %s)" % (e, ", ".join(models.ORDER)))
-    systems = [s for s in (args.systems.split(",") if args.systems else SYSTEMS) if s]
+    gpu = args.device != "cpu"
+    default_systems = ["kiln", "torch_eager", "torch_compile", "jax"] if gpu else SYSTEMS
+    systems = [s for s in (args.systems.split(",") if args.systems else default_systems) if s]
     for s in systems:
         if s not in SYSTEMS:
             ap.error("unknown system %r (known: %s)" % (s, ", ".join(SYSTEMS)))
@@ -244,17 +280,17 @@ def main():
         log("note: ort uses the ONNX files torch_eager exports; adding torch_eager")
         systems.insert(systems.index("ort"), "torch_eager")
     systems.sort(key=SYSTEMS.index)
-    train_batches = [32] if quick else [32, 64, 256]
+    train_batches = ([64] if gpu else [32]) if quick else ([64, 256] if gpu else [32, 64, 256])
     predict_batches = [1, 64]
     budget = args.budget or (1.5 if quick else 4.0)
     epoch_samples = args.epoch_samples or (640 if quick else 8000)
-    epoch_batch = 32 if quick else 64  # --quick: the batch already compiled
-    for tool in (args.kilnc, args.runtime):
+    epoch_batch = 32 if quick and not gpu else 64  # --quick: the batch already compiled
+    for tool in ([args.runtime] if args.kbins_from else [args.kilnc, args.runtime]):
         if not os.path.exists(tool):
             sys.exit("missing %s: build Kiln first (scripts/build.sh)" % tool)
 
     date = datetime.date.today().isoformat()
-    outdir = os.path.join(args.out, date + ("-quick" if quick else ""))  # a smoke test keeps the full run's files
+    outdir = os.path.join(args.out, date + ("-" + args.device.replace(":", "") if gpu else "") + ("-quick" if quick else ""))  # a smoke test keeps the full run's files
     os.makedirs(outdir, exist_ok=True)
     work = os.path.join(outdir, "work") if args.keep_work else tempfile.mkdtemp(prefix="kiln-bench-")
     os.makedirs(work, exist_ok=True)
@@ -265,8 +301,8 @@ def main():
     # One Kiln for the whole run: the runtime is copied (kilnc is run from the build, since it
     # links build/kernels/cpu/libkiln_kernels_cpu.a by path); the build's files are
     # fingerprinted at the start and the end, and a change is reported.
-    kiln_files = [args.kilnc, os.path.realpath(args.runtime),
-                  os.path.join(ROOT, "build", "kernels", "cpu", "libkiln_kernels_cpu.a")]
+    kiln_files = [os.path.realpath(args.runtime)] + ([] if args.kbins_from else [
+        args.kilnc, os.path.join(ROOT, "build", "kernels", "cpu", "libkiln_kernels_cpu.a")])
     fp_start = fingerprint(kiln_files)
     runtime_copy = os.path.join(work, "libkiln_runtime.so")
     shutil.copy(os.path.realpath(args.runtime), runtime_copy)
@@ -274,7 +310,7 @@ def main():
     machine = machine_info()
     load = os.getloadavg()
     log("machine: %s, %s cores; load average %.2f" % (machine.get("model"), machine.get("cores"), load[0]))
-    peak = measure_peak(os.cpu_count() or 1, work, 20)
+    peak = None if gpu else measure_peak(os.cpu_count() or 1, work, 20)  # the CPU's FMA peak
     if peak and args.peak_per_core:
         peak["measured_per_core"] = peak["per_core"]
         peak["per_core"] = args.peak_per_core
@@ -297,7 +333,8 @@ def main():
                           "predict_batches": predict_batches, "budget_s": budget, "min_reps": args.min_reps,
                           "epoch_samples": epoch_samples, "systems": systems, "examples": examples,
                           "malloc_for_peers": "GLIBC_TUNABLES=" + MALLOC,
-                          "python": sys.executable},
+                          "python": sys.executable, "device": args.device,
+                          "kbins_from": args.kbins_from},
                "kiln_version": "kilnc", "examples": {}}
 
     env_base = dict(os.environ)
@@ -308,7 +345,9 @@ def main():
                      "TORCHINDUCTOR_CACHE_DIR": os.path.join(work, "inductor-cache"),
                      "TORCHINDUCTOR_FX_GRAPH_CACHE": "0", "TORCHINDUCTOR_AUTOGRAD_CACHE": "0",
                      "PYTHONPATH": HERE + os.pathsep + env_base.get("PYTHONPATH", ""),
-                     "PYTHONDONTWRITEBYTECODE": "1"})
+                     "PYTHONDONTWRITEBYTECODE": "1",
+                     # JAX on the device measured (it would take a GPU whenever it finds one)
+                     "JAX_PLATFORMS": "cuda" if gpu else "cpu"})
     env_base.pop("GLIBC_TUNABLES", None)
 
     for ex in examples:
@@ -318,7 +357,16 @@ def main():
         kb = {}
         kb[32] = os.path.join(work, "%s_b32.kbin" % ex)
         comp = {}
+        if args.kbins_from:
+            kb = {name: os.path.join(args.kbins_from, "%s_%s.kbin" % (ex, name)) for name in KBINS}
+            missing = [p for p in kb.values() if not os.path.exists(p)]
+            if missing:
+                log("error: missing %s (bench/run.py --prepare)" % ", ".join(missing))
+                E["error"] = "missing prepared .kbin files"
+                continue
         try:
+            if args.kbins_from:
+                raise StopIteration  # compiled elsewhere: nothing to time here
             comp["train_b32"] = compile_kiln(args.kilnc, ex, [32], kb[32], 1 if quick else 3, 25 if quick else 45)
             log("kilnc %s --batch-size=32: %.2f s (median of %d)" % (ex, comp["train_b32"]["median_s"], comp["train_b32"]["reps"]))
             extra = [[64, 1]] + ([] if quick else [[256]])
@@ -327,6 +375,8 @@ def main():
                 kb[key] = os.path.join(work, "%s_%s.kbin" % (ex, key))
                 comp[key] = compile_kiln(args.kilnc, ex, sizes, kb[key], 1, 0)
                 log("kilnc %s --batch-size=%s: %.2f s" % (ex, ",".join(map(str, sizes)), comp[key]["median_s"]))
+        except StopIteration:
+            pass
         except Exception as e:
             log("error: %s" % e)
             E["error"] = str(e)
@@ -334,7 +384,7 @@ def main():
         E["kiln_compile"] = comp
         kbins = list(kb.values())
         try:
-            results["kiln_version"] = kiln_producer(args.runtime, kb[32])
+            results["kiln_version"] = kiln_producer(args.runtime, next(iter(kb.values())))
             weights, same = initial_weights(args.runtime, kbins, ex)
         except Exception as e:
             log("error: %s" % e)
@@ -363,7 +413,8 @@ def main():
             cfg = {"example": ex, "threads": args.threads, "weights": wpath, "data": dpath,
                    "train_batches": train_batches, "predict_batches": predict_batches,
                    "budget_s": budget, "min_reps": args.min_reps, "epoch": epoch, "onnx_dir": onnx_dir,
-                   "kbins": kbins, "kiln_lib": args.runtime, "kiln_version": results["kiln_version"]}
+                   "kbins": kbins, "kiln_lib": args.runtime, "kiln_version": results["kiln_version"],
+                   "device": args.device}
             if s in ("torch_jit", "ort"):
                 cfg["train_batches"], cfg["epoch"] = [], None
             cpath = os.path.join(work, "%s_%s.json" % (ex, s))

@@ -86,6 +86,7 @@ class Runtime:
             "kiln_model_get_param": (st, [vp, C.c_char_p, vp, C.c_size_t]),
             "kiln_model_set_param": (st, [vp, C.c_char_p, C.c_int, vp, C.c_size_t]),
             "kiln_model_reset_state": (st, [vp]),
+            "kiln_model_set_device": (st, [vp, C.c_char_p]),
             "kiln_session_create": (st, [vp, C.c_char_p, C.POINTER(vp)]),
             "kiln_session_destroy": (None, [vp]),
             "kiln_session_bind_input": (st, [vp, C.c_char_p, C.c_int, C.POINTER(C.c_int64),
@@ -176,6 +177,10 @@ class Model:
 
     def reset_state(self):
         self.rt.check(self.L.kiln_model_reset_state(self.h), "reset_state")
+
+    def set_device(self, device):
+        """"cpu", "cuda", "cuda:N": parameters move there and stay (kiln_model_set_device)."""
+        self.rt.check(self.L.kiln_model_set_device(self.h, device.encode()), "set_device " + device)
 
     def session(self, entry):
         return Session(self, entry)

@@ -18,7 +18,11 @@ class Jax:
             raise Skip("jax does not import: %s" % e)
         self.jax, self.jnp, self.jm, self.cfg, self.name = jax, jnp, jaxmodel, cfg, cfg["example"]
         self.version = "jax %s (jaxlib %s)" % (jax.__version__, __import__("jaxlib").__version__)
-        self.notes = ["XLA CPU, %s; params and optimizer state donated" % os.environ.get("XLA_FLAGS", "")]
+        dev = jax.devices()[0]
+        if cfg.get("device", "cpu") != "cpu" and dev.platform != "gpu":
+            raise Skip("jax has no GPU backend here (devices: %s)" % jax.devices())
+        self.notes = ["XLA %s (%s), %s; params and optimizer state donated" % (
+            dev.platform.upper(), getattr(dev, "device_kind", ""), os.environ.get("XLA_FLAGS", ""))]
 
     def build(self, weights):
         jax = self.jax

@@ -19,8 +19,15 @@ class Kiln:
 
     def build(self, weights):
         self.weights = weights
+        self.device = self.cfg.get("device", "cpu")
         for path in self.cfg["kbins"]:
-            self.models.append(kiln_rt.Model(self.rt, path))
+            m = kiln_rt.Model(self.rt, path)
+            if self.device != "cpu":
+                m.set_device(self.device)
+            self.models.append(m)
+        if self.device != "cpu":
+            self.notes = ["GPU: parameters resident on the device, one CUDA graph per step; a timed step is "
+                          "kiln_session_run + reading the loss (waits for the GPU)"]
         self.reset()
 
     def reset(self):
@@ -41,6 +48,11 @@ class Kiln:
         s = m.session(name)
         s.bind(s.info["inputs"][0]["name"], x)
         out = s.info["outputs"][0]["name"]
+        if self.device != "cpu":  # runs are asynchronous on a GPU: wait inside the timed step
+            def step():
+                s.run()
+                s.output(out)
+            return step, lambda: s.output(out)
         return s.run, lambda: s.output(out)
 
     def train_fn(self, x, y):
@@ -50,6 +62,11 @@ class Kiln:
         s.bind(ins[0]["name"], x)
         lab = next(i for i in ins if i["name"] == "labels")
         s.bind("labels", y.astype(np.int32 if lab["dtype"] == kiln_rt.KILN_I32 else np.float32).reshape(lab["shape"]))
+        if self.device != "cpu":  # runs are asynchronous on a GPU: wait inside the timed step
+            def step():
+                s.run()
+                s.output("loss")
+            return step, lambda: s.output("loss")
         return s.run, lambda: s.output("loss")
 
     def prepare_epoch(self, x, y, batch):

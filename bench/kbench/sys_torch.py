@@ -53,6 +53,15 @@ class Torch:
         if system == "torch_jit":
             self.notes.append("predict only: torch.jit.trace + torch.jit.optimize_for_inference (oneDNN)")
         self.image = len(spec["input"]) == 3
+        self.device = torch.device(cfg.get("device", "cpu"))
+        if self.device.type == "cuda":
+            if not torch.cuda.is_available():
+                raise Skip("torch sees no CUDA device")
+            if system == "torch_jit":
+                raise Skip("torch_jit is PyTorch's CPU predict path (oneDNN)")
+            self.notes = ["GPU %s; every timed step ends with torch.cuda.synchronize()" % torch.cuda.get_device_name(),
+                          "TF32: matmul %s, cuDNN %s" % (torch.backends.cuda.matmul.allow_tf32,
+                                                        torch.backends.cudnn.allow_tf32)]
 
     def build(self, weights):
         torch, nn = self.torch, self.torch.nn
@@ -77,7 +86,7 @@ class Torch:
             layers.append(m)
             if kind in ("conv", "dense") and not last and extra["act"] == "relu":
                 layers.append(nn.ReLU())
-        self.model = nn.Sequential(*layers)
+        self.model = nn.Sequential(*layers).to(self.device)
         self.initial = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         self.loss_fn = self._loss()
         self.step_core = self._core()
@@ -136,11 +145,15 @@ class Torch:
         t = self.torch.from_numpy(np.ascontiguousarray(x))
         if self.image:
             t = t.permute(0, 3, 1, 2).contiguous()
-        return t
+        return t.to(self.device)
 
     def ty(self, y):
         t = self.torch.from_numpy(np.ascontiguousarray(y))
-        return t.long() if t.dtype == self.torch.int32 else t
+        return (t.long() if t.dtype == self.torch.int32 else t).to(self.device)
+
+    def sync(self):
+        if self.device.type == "cuda":
+            self.torch.cuda.synchronize()
 
     def train_fn(self, x, y):
         if self.system == "torch_jit":
@@ -156,6 +169,7 @@ class Torch:
             loss.backward()
             self.opt.step()
             last["loss"] = loss
+            self.sync()
         return step, lambda: float(last["loss"].detach())
 
     def predict_fn(self, x):
@@ -194,9 +208,10 @@ class Torch:
         def run():
             with torch.no_grad():
                 out["y"] = fn(xt)
-        if self.system == "torch_eager" and self.cfg.get("onnx_dir"):
+            self.sync()
+        if self.system == "torch_eager" and self.cfg.get("onnx_dir") and self.device.type == "cpu":
             self._export_onnx(full, xt)
-        return run, lambda: out["y"].numpy()
+        return run, lambda: out["y"].cpu().numpy()
 
     def _export_onnx(self, full, xt):
         """Writes the predict model for ONNX Runtime (static batch)."""
@@ -235,7 +250,7 @@ class Torch:
         X, Y = (self.tx(x), self.ty(y)) if warmup else (self.ex, self.ey)
         n = X.shape[0]
         g = torch.Generator().manual_seed(seed)
-        perm = torch.randperm(n, generator=g)
+        perm = torch.randperm(n, generator=g).to(self.device)
         self.model.train()
         for i in range(0, n - batch + 1, batch):
             idx = perm[i:i + batch]
@@ -244,13 +259,14 @@ class Torch:
             loss, acc = self.step_core(xb, yb)
             loss.backward()
             self.opt.step()
+        self.sync()
 
     def accuracy(self, x, y):
         torch = self.torch
         self.model.eval()
         with torch.no_grad():
             z = self.model(self.tx(x))
-        return float((z.argmax(1).numpy() == y).mean())
+        return float((z.argmax(1).cpu().numpy() == y).mean())
 
 
 def make(system, cfg):

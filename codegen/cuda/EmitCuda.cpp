@@ -41,6 +41,8 @@ namespace {
 
 constexpr unsigned kThreadsPerBlock = 256;
 
+bool isDeclarative(Operation &op);
+
 /// Where a memref's base pointer lies: an entry argument plus a byte offset,
 /// or a module constant (memref.get_global).
 struct Root {
@@ -554,8 +556,8 @@ LogicalResult KernelWriter::captureOperands(Operation *root) {
       return success();
     Operation *def = v.getDefiningOp();
     if (!def || isa<arith::ConstantOp>(def) || def->getParentOp() != entry.getOperation() ||
-        statements.contains(def) ||
-        !isPure(def) || def->getNumResults() != 1 || isa<ShapedType>(v.getType()))
+        statements.contains(def) || !isDeclarative(*def) || def->getNumResults() != 1 ||
+        isa<ShapedType>(v.getType()))
       return success(); // written inline, or an error when used
     for (Value operand : def->getOperands())
       if (failed(capture(operand)))
@@ -852,13 +854,21 @@ LogicalResult ProgramWriter::emitGlobals() {
   return success();
 }
 
-/// Statements that produce no kernel: views and constants, written where used.
+/// Statements that produce no kernel: views and constants, and integer
+/// arithmetic on constants only (index computations), written where used.
+/// Arithmetic on a loaded value (a batch-1 loop's body, left at the top
+/// level) is a statement like any other.
 bool isDeclarative(Operation &op) {
-  return isa<arith::ConstantOp, memref::ViewOp, memref::CollapseShapeOp, memref::ExpandShapeOp,
-             memref::SubViewOp, memref::CastOp, memref::ReinterpretCastOp, memref::GetGlobalOp,
-             memref::DeallocOp, func::ReturnOp>(op) ||
-         (isPure(&op) && op.getNumRegions() == 0 &&
-          llvm::all_of(op.getResultTypes(), [](Type t) { return t.isIntOrIndex(); }));
+  if (isa<arith::ConstantOp, memref::ViewOp, memref::CollapseShapeOp, memref::ExpandShapeOp,
+          memref::SubViewOp, memref::CastOp, memref::ReinterpretCastOp, memref::GetGlobalOp,
+          memref::DeallocOp, func::ReturnOp>(op))
+    return true;
+  return isPure(&op) && op.getNumRegions() == 0 &&
+         llvm::all_of(op.getResultTypes(), [](Type t) { return t.isIntOrIndex(); }) &&
+         llvm::all_of(op.getOperands(), [](Value v) {
+           Operation *def = v.getDefiningOp();
+           return def && isDeclarative(*def);
+         });
 }
 
 /// A load or store of a loop nest, with the bytes its memref spans.

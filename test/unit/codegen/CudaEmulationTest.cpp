@@ -36,8 +36,8 @@ double worst(const std::vector<Tensor> &a, const std::vector<Tensor> &b) {
   return w;
 }
 
-void compareWithCpu(const char *file, cuda::GpuPrecision precision, double tolerance) {
-  constexpr int64_t kBatch = 4;
+void compareWithCpu(const char *file, cuda::GpuPrecision precision, double tolerance,
+                    int64_t kBatch = 4) {
   std::string source = test::readExample(file);
   test::ModelRun cpu(source, kBatch), gpu(source, kBatch, /*optimize=*/true, precision);
   ASSERT_TRUE(cpu.c.error.empty()) << cpu.c.error;
@@ -75,6 +75,12 @@ INSTANTIATE_TEST_SUITE_P(Examples, CudaEmulated, ::testing::ValuesIn(test::kExam
 // stay within a few 1e-3 of the FP32 path.
 TEST(CudaEmulatedTf32, MnistCnnMatchesCpuWithinTf32Rounding) {
   compareWithCpu("mnist_cnn.kiln", cuda::GpuPrecision::TF32, 2e-2);
+}
+
+// Batch 1: canonicalization removes the size-1 loops, leaving per-sample
+// code as scalar statements between kernels.
+TEST(CudaEmulatedBatch1, MnistCnnMatchesCpu) {
+  compareWithCpu("mnist_cnn.kiln", cuda::GpuPrecision::F32, 1e-4, /*batch=*/1);
 }
 
 } // namespace
