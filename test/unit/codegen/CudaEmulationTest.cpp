@@ -37,8 +37,9 @@ double worst(const std::vector<Tensor> &a, const std::vector<Tensor> &b) {
 }
 
 void compareWithCpu(const char *file, cuda::GpuPrecision precision, double tolerance,
-                    int64_t kBatch = 4) {
-  std::string source = test::readExample(file);
+                    int64_t kBatch = 4, std::string source = "") {
+  if (source.empty())
+    source = test::readExample(file);
   test::ModelRun cpu(source, kBatch), gpu(source, kBatch, /*optimize=*/true, precision);
   ASSERT_TRUE(cpu.c.error.empty()) << cpu.c.error;
   ASSERT_TRUE(gpu.c.error.empty()) << gpu.c.error;
@@ -81,6 +82,15 @@ TEST(CudaEmulatedTf32, MnistCnnMatchesCpuWithinTf32Rounding) {
 // code as scalar statements between kernels.
 TEST(CudaEmulatedBatch1, MnistCnnMatchesCpu) {
   compareWithCpu("mnist_cnn.kiln", cuda::GpuPrecision::F32, 1e-4, /*batch=*/1);
+}
+
+// Dropout masks: an integer hash of (seed, step, index) that must wrap the
+// same way in CUDA C++ (through unsigned types) as in LLVM.
+TEST(CudaEmulatedDropout, MasksMatchCpu) {
+  compareWithCpu("dropout", cuda::GpuPrecision::F32, 1e-4, /*batch=*/4,
+                 "model drop\nInput(shape=(12,))\nDense(32, activation=\"relu\")\nDropout(0.5)\n"
+                 "Dense(16, activation=\"tanh\")\nDropout(0.25, seed=3)\nDense(3, activation=\"softmax\")\n"
+                 "compile(loss=\"sparse_categorical_crossentropy\", optimizer=\"sgd\", metrics=[\"accuracy\"])\n");
 }
 
 } // namespace
