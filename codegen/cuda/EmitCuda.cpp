@@ -596,7 +596,8 @@ public:
 
 private:
   LogicalResult emitEntry(func::FuncOp f, GpuEntry &entry);
-  LogicalResult emitLoopKernel(func::FuncOp f, ArrayRef<scf::ParallelOp> group, GpuEntry &entry);
+  LogicalResult emitLoopKernel(func::FuncOp f, ArrayRef<scf::ParallelOp> group, GpuEntry &entry,
+                               ArrayRef<scf::ForOp> outer = {});
   LogicalResult emitSerialKernel(func::FuncOp f, ArrayRef<Operation *> ops, GpuEntry &entry);
   LogicalResult emitCallKernels(func::FuncOp f, KernelCallOp call, GpuEntry &entry);
   LogicalResult emitGlobals();
@@ -659,7 +660,7 @@ void ProgramWriter::finishKernel(const std::string &name, KernelWriter &w, const
 }
 
 LogicalResult ProgramWriter::emitLoopKernel(func::FuncOp f, ArrayRef<scf::ParallelOp> group,
-                                            GpuEntry &entry) {
+                                            GpuEntry &entry, ArrayRef<scf::ForOp> outer) {
   scf::ParallelOp par = group.front();
   if (!par.getInitVals().empty())
     return par.emitError("CUDA codegen: scf.parallel with reductions"), failure();
@@ -703,19 +704,37 @@ LogicalResult ProgramWriter::emitLoopKernel(func::FuncOp f, ArrayRef<scf::Parall
   }
   // Fused nests run one after another in the same thread, on the same
   // iteration point (fusible() checked that this keeps every dependence).
+  // Serial loops around the parallel one (interchanged: see interchangeable()),
+  // each thread running them in their order.
+  unsigned indent = 1;
+  for (scf::ForOp loop : outer) {
+    FailureOr<std::string> lb = w.expr(loop.getLowerBound()), ub = w.expr(loop.getUpperBound()),
+                           step = w.expr(loop.getStep());
+    if (failed(lb) || failed(ub) || failed(step))
+      return failure();
+    std::string iv = w.fresh("j");
+    w.names[loop.getInductionVar()] = iv;
+    bos.indent(indent * 2) << "for (long long " << iv << " = " << *lb << "; " << iv << " < " << *ub << "; "
+                           << iv << " += " << *step << ") {\n";
+    ++indent;
+  }
   for (scf::ParallelOp p : group) {
     for (unsigned i = 0; i < n; ++i)
       w.names[p.getInductionVars()[i]] = "i" + std::to_string(i);
-    if (failed(w.captureOperands(p)) || failed(w.emitBlock(*p.getBody(), 1)))
+    if (failed(w.captureOperands(outer.empty() ? p.getOperation() : scf::ForOp(outer.front()).getOperation())) ||
+        failed(w.emitBlock(*p.getBody(), indent)))
       return failure();
   }
+  while (indent > 1)
+    bos.indent(--indent * 2) << "}\n";
   std::string name = kernelName(f, group.size() > 1 ? "loops" : "loop");
   std::string shape;
   for (int64_t t : trips)
     shape += (shape.empty() ? "" : "x") + std::to_string(t);
   finishKernel(name, w, body,
                "one thread per point of " + shape +
-                   (group.size() > 1 ? ", " + std::to_string(group.size()) + " loop nests fused" : ""),
+                   (group.size() > 1 ? ", " + std::to_string(group.size()) + " loop nests fused" : "") +
+                   (outer.empty() ? "" : ", the serial loops around it inside each thread"),
                kThreadsPerBlock, par.getLoc());
   GpuLaunch launch;
   launch.kernel = name;
@@ -973,6 +992,39 @@ bool fusible(func::FuncOp f, ArrayRef<scf::ParallelOp> group, scf::ParallelOp ne
   return true;
 }
 
+/// A reduction whose serial loop came out outside the parallel one (a Dense
+/// bias gradient: for each sample, for each feature in parallel, add):
+/// `for i { for k { ... scf.parallel (j) {...} } }`, each loop's body only the
+/// next loop, no loop-carried values, constant bounds. Running the serial
+/// loops inside each thread keeps every element's order of updates; it is
+/// safe when threads never share an element: every memory the body writes is
+/// accessed only pointwise (indexed by exactly the parallel IVs).
+bool interchangeable(func::FuncOp f, scf::ForOp loop, SmallVectorImpl<scf::ForOp> &chain,
+                     scf::ParallelOp &inner) {
+  Operation *op = loop;
+  while (auto l = dyn_cast<scf::ForOp>(op)) {
+    if (!l.getInitArgs().empty() || !getConstantIntValue(l.getLowerBound()) ||
+        !getConstantIntValue(l.getUpperBound()) || !getConstantIntValue(l.getStep()) ||
+        l.getBody()->getOperations().size() != 2)
+      return false;
+    chain.push_back(l);
+    op = &l.getBody()->front();
+  }
+  inner = dyn_cast<scf::ParallelOp>(op);
+  if (!inner || !inner.getInitVals().empty())
+    return false;
+  FailureOr<SmallVector<Access>> accesses = accessesOf(f, inner);
+  if (failed(accesses))
+    return false;
+  for (const Access &w : *accesses)
+    if (w.write)
+      for (const Access &a : *accesses)
+        if (a.root.buffer == w.root.buffer && a.root.global == w.root.global && a.begin < w.end &&
+            w.begin < a.end && (!a.pointwise || !w.pointwise || a.begin != w.begin || a.type != w.type))
+          return false;
+  return true;
+}
+
 LogicalResult ProgramWriter::emitEntry(func::FuncOp f, GpuEntry &entry) {
   entry.symbol = f.getName().str();
   if (auto bytes = f->getAttrOfType<IntegerAttr>("kiln.scratch_bytes"))
@@ -1004,6 +1056,15 @@ LogicalResult ProgramWriter::emitEntry(func::FuncOp f, GpuEntry &entry) {
     }
     if (failed(flushLoops()))
       return failure();
+    if (auto loop = dyn_cast<scf::ForOp>(op)) {
+      SmallVector<scf::ForOp> chain;
+      scf::ParallelOp inner;
+      if (interchangeable(f, loop, chain, inner)) {
+        if (failed(flush()) || failed(emitLoopKernel(f, {inner}, entry, chain)))
+          return failure();
+        continue;
+      }
+    }
     if (auto call = dyn_cast<KernelCallOp>(op)) {
       if (failed(flush()))
         return failure();
