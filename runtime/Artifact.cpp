@@ -283,7 +283,8 @@ kiln_status readLaunch(const kbin::GpuLaunch *l, const EntryDesc &entry, const s
     // A vector of structs must be aligned to the struct (8 bytes): the
     // Verifier does not check it, and reading a misaligned one is undefined
     // (found by fuzz_kbin).
-    if (reinterpret_cast<uintptr_t>(args->Data()) % alignof(kbin::GpuArg) != 0)
+    // (An empty vector reads nothing: flatbuffers need not align it.)
+    if (args->size() != 0 && reinterpret_cast<uintptr_t>(args->Data()) % alignof(kbin::GpuArg) != 0)
       return fail(KILN_ERR_INVALID_ARTIFACT, "invalid .kbin: %s: args are not 8-byte aligned", named.c_str());
     for (uint32_t j = 0; j < args->size(); ++j) {
       const kbin::GpuArg *a = args->Get(j);
