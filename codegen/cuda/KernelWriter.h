@@ -1,0 +1,89 @@
+//===- KernelWriter.h - one CUDA kernel's C++ from MLIR statements -*- C++ -*-===//
+//
+// Part of codegen/cuda (EmitCuda.cpp uses it): turns scf / arith / math /
+// memref statements of a bufferized entry point into the C++ body of one
+// kernel, resolving every memref to a pointer parameter (a Root: an entry
+// argument plus a byte offset, or a module constant) and static strides.
+//
+//===----------------------------------------------------------------------===//
+#ifndef KILN_CODEGEN_CUDA_KERNELWRITER_H
+#define KILN_CODEGEN_CUDA_KERNELWRITER_H
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Operation.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/SmallPtrSet.h"
+#include "llvm/Support/raw_ostream.h"
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace kiln::cuda {
+
+/// Where a memref's base pointer lies: an entry argument plus a byte offset,
+/// or a module constant (memref.get_global).
+struct Root {
+  int buffer = -1;
+  uint64_t byteOffset = 0;
+  std::string global;
+  bool operator<(const Root &o) const {
+    return std::tie(buffer, byteOffset, global) < std::tie(o.buffer, o.byteOffset, o.global);
+  }
+};
+
+/// The C type of a scalar MLIR type ("float", "long long" for index, ...);
+/// "" when unsupported.
+std::string cType(mlir::Type t);
+/// A float constant as C++ source (exact; NaN and infinities as bit casts).
+std::string floatLiteral(double v, bool isF32);
+
+/// Statements that produce no kernel: views and constants, and integer
+/// arithmetic on constants only (index computations), written where used.
+bool isDeclarative(mlir::Operation &op);
+
+/// One kernel being written: its parameters (roots it touches) and the C
+/// names of SSA values.
+class KernelWriter {
+public:
+  KernelWriter(mlir::func::FuncOp entry, llvm::raw_ostream &body) : entry(entry), os(body) {}
+
+  mlir::LogicalResult emitBlock(mlir::Block &block, unsigned indent);
+  /// Writes `ops` (statements of the entry's top level) in order.
+  mlir::LogicalResult emitOps(llvm::ArrayRef<mlir::Operation *> ops, unsigned indent);
+  /// Writes, at the kernel's start, every pure scalar computed at the entry's
+  /// top level that `op` (or anything nested in it) uses: index arithmetic
+  /// between statements is recomputed in each kernel that needs it.
+  mlir::LogicalResult captureOperands(mlir::Operation *op);
+  /// The C expression of a value (constants and top-level pure scalars are
+  /// written inline).
+  mlir::FailureOr<std::string> expr(mlir::Value v);
+  mlir::FailureOr<std::string> access(mlir::Value memref, mlir::ValueRange indices);
+  mlir::FailureOr<Root> rootOf(mlir::Value memref);
+
+  struct Param {
+    Root root;
+    std::string type; // element type
+    std::string name;
+    bool written = false;
+  };
+  std::vector<Param> params;
+  /// The top-level statements this kernel writes (a serial kernel's): their
+  /// values are defined here, not recomputed.
+  llvm::SmallPtrSet<mlir::Operation *, 16> statements;
+  std::string paramName(const Root &root, mlir::Type element, bool write);
+
+  llvm::DenseMap<mlir::Value, std::string> names;
+  mlir::func::FuncOp entry;
+  llvm::raw_ostream &os;
+  unsigned counter = 0;
+  std::string fresh(const char *prefix = "v") { return prefix + std::to_string(counter++); }
+
+private:
+  mlir::LogicalResult emitOp(mlir::Operation &op, unsigned indent);
+  mlir::LogicalResult define(mlir::Value v, const std::string &value, unsigned indent);
+};
+
+
+} // namespace kiln::cuda
+
+#endif

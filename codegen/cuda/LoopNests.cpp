@@ -1,0 +1,149 @@
+//===- LoopNests.cpp - which loop nests may share a CUDA kernel -----------===//
+#include "codegen/cuda/LoopNests.h"
+#include "codegen/cuda/KernelWriter.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/IR/BuiltinTypes.h"
+
+using namespace mlir;
+using namespace kiln::cuda;
+
+namespace {
+
+/// A load or store of a loop nest, with the bytes its memref spans.
+struct Access {
+  Root root;
+  uint64_t begin = 0, end = 0; // byte range of the whole memref
+  bool write = false;
+  bool pointwise = false; // indexed by exactly the nest's parallel IVs, in order
+  MemRefType type;
+};
+
+/// Every memref access in `par`; failure when one cannot be resolved.
+FailureOr<SmallVector<Access>> accessesOf(func::FuncOp f, scf::ParallelOp par) {
+  std::string unused;
+  llvm::raw_string_ostream sink(unused);
+  KernelWriter w(f, sink);
+  SmallVector<Access> out;
+  WalkResult r = par.walk([&](Operation *op) {
+    Value memref;
+    ValueRange indices;
+    bool write = false;
+    if (auto l = dyn_cast<memref::LoadOp>(op)) {
+      memref = l.getMemRef();
+      indices = l.getIndices();
+    } else if (auto st = dyn_cast<memref::StoreOp>(op)) {
+      memref = st.getMemRef();
+      indices = st.getIndices();
+      write = true;
+    } else {
+      return WalkResult::advance();
+    }
+    auto type = cast<MemRefType>(memref.getType());
+    FailureOr<Root> root = w.rootOf(memref);
+    SmallVector<int64_t> strides;
+    int64_t offset;
+    if (failed(root) || failed(getStridesAndOffset(type, strides, offset)) ||
+        ShapedType::isDynamic(offset) || llvm::any_of(strides, ShapedType::isDynamic))
+      return WalkResult::interrupt();
+    int64_t last = offset;
+    for (auto [size, stride] : llvm::zip(type.getShape(), strides))
+      last += (size - 1) * stride;
+    uint64_t bytes = type.getElementTypeBitWidth() / 8;
+    Access a;
+    a.root = *root;
+    a.begin = root->byteOffset + uint64_t(offset) * bytes;
+    a.end = root->byteOffset + uint64_t(last + 1) * bytes;
+    a.write = write;
+    a.type = type;
+    a.pointwise = indices.size() == par.getNumLoops() &&
+                  llvm::all_of(llvm::zip(indices, par.getInductionVars()),
+                               [](auto p) { return std::get<0>(p) == std::get<1>(p); });
+    out.push_back(a);
+    return WalkResult::advance();
+  });
+  if (r.wasInterrupted())
+    return failure();
+  return out;
+}
+
+bool sameBounds(scf::ParallelOp a, scf::ParallelOp b) {
+  auto same = [](ValueRange x, ValueRange y) {
+    if (x.size() != y.size())
+      return false;
+    for (auto [u, v] : llvm::zip(x, y)) {
+      std::optional<int64_t> cu = getConstantIntValue(u), cv = getConstantIntValue(v);
+      if (!cu || !cv || *cu != *cv)
+        return false;
+    }
+    return true;
+  };
+  return same(a.getLowerBound(), b.getLowerBound()) && same(a.getUpperBound(), b.getUpperBound()) &&
+         same(a.getStep(), b.getStep()) && a.getInitVals().empty() && b.getInitVals().empty();
+}
+
+} // namespace
+
+/// Whether `next` may run in the same thread as `group`, right after it, on
+/// the same iteration point: same iteration space, and every memory both
+/// touch (one of them writing) is accessed pointwise, element i by
+/// iteration i, through the same layout: then each element's reads and
+/// writes stay in program order within one thread, and no thread touches
+/// another's elements. Memory only read, or touched by one side, is free.
+bool kiln::cuda::fusible(func::FuncOp f, ArrayRef<scf::ParallelOp> group, scf::ParallelOp next) {
+  if (!sameBounds(group.front(), next))
+    return false;
+  FailureOr<SmallVector<Access>> b = accessesOf(f, next);
+  if (failed(b))
+    return false;
+  for (scf::ParallelOp p : group) {
+    FailureOr<SmallVector<Access>> a = accessesOf(f, p);
+    if (failed(a))
+      return false;
+    for (const Access &x : *a)
+      for (const Access &y : *b) {
+        if (!x.write && !y.write)
+          continue;
+        if (x.root.buffer != y.root.buffer || x.root.global != y.root.global || x.end <= y.begin ||
+            y.end <= x.begin)
+          continue; // disjoint memory
+        if (!x.pointwise || !y.pointwise || x.begin != y.begin || x.type != y.type)
+          return false;
+      }
+  }
+  return true;
+}
+
+/// A reduction whose serial loop came out outside the parallel one (a Dense
+/// bias gradient: for each sample, for each feature in parallel, add):
+/// `for i { for k { ... scf.parallel (j) {...} } }`, each loop's body only the
+/// next loop, no loop-carried values, constant bounds. Running the serial
+/// loops inside each thread keeps every element's order of updates; it is
+/// safe when threads never share an element: every memory the body writes is
+/// accessed only pointwise (indexed by exactly the parallel IVs).
+bool kiln::cuda::interchangeable(func::FuncOp f, scf::ForOp loop, SmallVectorImpl<scf::ForOp> &chain,
+                     scf::ParallelOp &inner) {
+  Operation *op = loop;
+  while (auto l = dyn_cast<scf::ForOp>(op)) {
+    if (!l.getInitArgs().empty() || !getConstantIntValue(l.getLowerBound()) ||
+        !getConstantIntValue(l.getUpperBound()) || !getConstantIntValue(l.getStep()) ||
+        l.getBody()->getOperations().size() != 2)
+      return false;
+    chain.push_back(l);
+    op = &l.getBody()->front();
+  }
+  inner = dyn_cast<scf::ParallelOp>(op);
+  if (!inner || !inner.getInitVals().empty())
+    return false;
+  FailureOr<SmallVector<Access>> accesses = accessesOf(f, inner);
+  if (failed(accesses))
+    return false;
+  for (const Access &w : *accesses)
+    if (w.write)
+      for (const Access &a : *accesses)
+        if (a.root.buffer == w.root.buffer && a.root.global == w.root.global && a.begin < w.end &&
+            w.begin < a.end && (!a.pointwise || !w.pointwise || a.begin != w.begin || a.type != w.type))
+          return false;
+  return true;
+}
+
