@@ -58,6 +58,14 @@ std::string nvrtcVersion();
 bool compileImages(const std::string &source, const std::vector<std::string> &archs,
                    std::vector<GpuImage> &images, std::string &error, unsigned *cacheHits = nullptr);
 
+/// For tests without a GPU: instead of NVRTC, compiles `source` as host C++
+/// against kernels/cuda/Emulate.h (clang++-19, the source tree's headers)
+/// into a shared object exporting kiln_emulate_<kernel> launchers, and uses
+/// its bytes as the image of every architecture. Only a fake driver (the
+/// runtime tests' libkiln_fake_cuda.so) can load such images.
+bool compileEmulatedImages(const std::string &source, const std::vector<std::string> &archs,
+                           std::vector<GpuImage> &images, std::string &error);
+
 } // namespace kiln::cuda
 
 #endif

@@ -115,6 +115,8 @@ void ProgramWriter::finishKernel(const std::string &name, KernelWriter &w, const
   for (size_t i = 0; i < w.params.size(); ++i)
     e << (i ? ", " : "") << "(" << w.params[i].type << " *)args[" << i << "]";
   e << "); });\n}\n";
+  // How many pointers it takes (a fake driver copies that many kernel params).
+  e << "extern \"C\" const int kiln_emulate_nargs_" << name << " = " << w.params.size() << ";\n";
 }
 
 LogicalResult ProgramWriter::emitLoopKernel(func::FuncOp f, ArrayRef<scf::ParallelOp> group,

@@ -13,6 +13,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/SHA256.h"
 #include "llvm/Support/raw_ostream.h"
 #include <thread>
@@ -196,6 +197,42 @@ static bool compileOne(const std::string &source, const std::string &arch, std::
   return true;
 }
 #endif
+
+bool cuda::compileEmulatedImages(const std::string &source, const std::vector<std::string> &archs,
+                                 std::vector<GpuImage> &images, std::string &error) {
+  llvm::SmallString<128> dir;
+  if (llvm::sys::fs::createUniqueDirectory("kiln-emulated", dir)) {
+    error = "cannot create a temporary directory";
+    return false;
+  }
+  std::string cu = (dir + "/model.cu").str(), so = (dir + "/model.so").str();
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream f(cu, ec);
+    f << source;
+  }
+  std::string kernels = std::string(KILN_SOURCE_DIR) + "/kernels/cuda";
+  llvm::ErrorOr<std::string> clang = llvm::sys::findProgramByName("clang++-19");
+  if (!clang) {
+    error = "--gpu-emulate needs clang++-19";
+    return false;
+  }
+  std::string include = kernels + "/Emulate.h";
+  llvm::SmallVector<llvm::StringRef> argv = {*clang, "-std=c++17", "-O1", "-w", "-shared", "-fPIC",
+                                             "-include", include, "-I", kernels, "-x", "c++", cu, "-o", so};
+  std::string message;
+  int rc = llvm::sys::ExecuteAndWait(*clang, argv, std::nullopt, {}, 0, 0, &message);
+  auto bytes = llvm::MemoryBuffer::getFile(so, /*IsText=*/false, /*RequiresNullTerminator=*/false);
+  llvm::sys::fs::remove_directories(dir);
+  if (rc != 0 || !bytes) {
+    error = "--gpu-emulate: compiling the CUDA C++ as host C++ failed (" + message + ")";
+    return false;
+  }
+  images.clear();
+  for (const std::string &arch : archs)
+    images.push_back({arch, (*bytes)->getBuffer().str()});
+  return true;
+}
 
 bool cuda::compileImages(const std::string &source, const std::vector<std::string> &archs,
                          std::vector<GpuImage> &images, std::string &error, unsigned *cacheHits) {

@@ -96,6 +96,11 @@ static cl::list<std::string> gpuArchs(
     cl::desc("GPU architectures to compile for (default sm_80,sm_90,compute_90: CUBIN for "
              "A100 and H100, PTX for newer GPUs)"),
     cl::CommaSeparated, cl::cat(kilncCategory));
+static cl::opt<bool> gpuEmulate(
+    "gpu-emulate",
+    cl::desc("Tests only: GPU images are the CUDA C++ compiled for the CPU emulator "
+             "(kernels/cuda/Emulate.h), which only the runtime tests' fake driver loads"),
+    cl::init(false), cl::Hidden, cl::cat(kilncCategory));
 static cl::opt<uint64_t> seed("seed",
                               cl::desc("Seed of the initial parameter values (initializers "
                                        "without their own seed)"),
@@ -432,7 +437,8 @@ int main(int argc, char **argv) {
     if (archs.empty())
       archs = {"sm_80", "sm_90", "compute_90"};
     unsigned hits = 0;
-    if (!kiln::cuda::compileImages(program.source, archs, artifact.gpuImages, error, &hits)) {
+    if (gpuEmulate ? !kiln::cuda::compileEmulatedImages(program.source, archs, artifact.gpuImages, error)
+                   : !kiln::cuda::compileImages(program.source, archs, artifact.gpuImages, error, &hits)) {
       llvm::errs() << "kilnc: error: " << error;
       if (!StringRef(error).ends_with("\n"))
         llvm::errs() << "\n";

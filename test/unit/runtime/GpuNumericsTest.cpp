@@ -8,6 +8,11 @@
 // max(|a|, |b|, 1e-3)), and the MNIST CNN trained one epoch on the real
 // digits on the GPU must reach the CPU's held-out accuracy within 0.5 points.
 //
+// Without a GPU, CTest runs these once more on the fake driver
+// (FakeCudaDriver.cpp, KILN_TEST_GPU_EMULATE=1): the runtime's whole GPU path
+// (device placement, resident parameters, sessions, double buffering, CUDA
+// graphs, kiln_fit) with the generated kernels run by the CPU emulator.
+//
 //===----------------------------------------------------------------------===//
 
 #include "runtime/io/Dataset.h"
@@ -58,6 +63,8 @@ std::string compile(const std::string &name, const std::string &batches = "") {
   std::string out = tempDir() + "/" + name + (batches.empty() ? "" : "-" + batches) + ".kbin";
   std::string cmd = std::string(KILNC) + " '" + KILN_EXAMPLES_DIR + "/" + name +
                     ".kiln' --target=cpu,cuda --gpu-precision=fp32" +
+                    // With the fake driver (FakeCudaDriver.cpp): images it can run on the CPU.
+                    (std::getenv("KILN_TEST_GPU_EMULATE") ? " --gpu-emulate" : "") +
                     (batches.empty() ? "" : " --batch-size=" + batches) + " -o '" + out + "' 2>'" + out + ".err'";
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd << " (see " << out << ".err)";
   return out;
