@@ -574,12 +574,18 @@ KILN_API kiln_status kiln_fit(kiln_model *model, const kiln_dataset *train, cons
       }
       seen += count;
       float loss = *trainer.outputs[0];
-      // On a GPU this copies the parameters back every step (docs/runtime.md).
-      if (kiln_status s = paramsToHost(*model))
-        return prefixError(s, "kiln_fit: epoch %lld/%lld, step %lld/%lld: ", static_cast<long long>(epoch + 1),
-                           static_cast<long long>(epochs), static_cast<long long>(step + 1),
-                           static_cast<long long>(steps));
-      const ParamDesc *bad = firstNonFiniteParam(*model);
+      // On a GPU the parameters are checked only at the end of each epoch or
+      // after a non-finite loss (copying them back every step would cost a
+      // transfer per step; a non-finite parameter makes the next loss
+      // non-finite anyway). On the CPU, every step.
+      const ParamDesc *bad = nullptr;
+      if (!model->gpu || !std::isfinite(loss) || step + 1 == steps) {
+        if (kiln_status s = paramsToHost(*model))
+          return prefixError(s, "kiln_fit: epoch %lld/%lld, step %lld/%lld: ", static_cast<long long>(epoch + 1),
+                             static_cast<long long>(epochs), static_cast<long long>(step + 1),
+                             static_cast<long long>(steps));
+        bad = firstNonFiniteParam(*model);
+      }
       if (!std::isfinite(loss) || bad) {
         if (!std::isfinite(loss))
           fail(KILN_ERR_NON_FINITE,
