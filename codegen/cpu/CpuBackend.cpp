@@ -81,11 +81,9 @@ LogicalResult cpu::lowerToLinalg(ModuleOp module) {
 }
 
 // Bufferize with outputs as arguments (kernel functions too, which are then
-// inlined into their entry point) and every intermediate in the scratch
-// arena, lower loops to LLVM, and add the packed entry points. Math functions
-// without an LLVM intrinsic (tanh) become libm calls.
-static constexpr const char *kToLLVM =
-    "builtin.module("
+// inlined into their entry point); new parameter values are written into the
+// parameters' buffers. Both back ends start with these steps.
+static constexpr const char *kBufferizeSteps =
     "func.func(kiln-distinct-results),"
     "one-shot-bufferize{bufferize-function-boundaries=1 "
     "function-boundary-type-conversion=identity-layout-map},"
@@ -93,7 +91,21 @@ static constexpr const char *kToLLVM =
     "buffer-results-to-out-params{hoist-static-allocs=1},"
     "inline,symbol-dce,"
     "func.func(kiln-update-in-place),"
-    "canonicalize,cse,"
+    "canonicalize,cse,";
+
+LogicalResult cpu::runAfterBufferizing(ModuleOp module, StringRef steps) {
+  // Parameter declarations and the training configuration carry no code;
+  // the artifact writer has read them already.
+  for (Operation &op : llvm::make_early_inc_range(module.getOps()))
+    if (isa<kiln::ParamOp, kiln::TrainingOp>(op))
+      op.erase();
+  return runPipeline(module, ("builtin.module(" + Twine(kBufferizeSteps) + steps + ")").str());
+}
+
+// After bufferization: every intermediate in the scratch arena, loops lowered
+// to LLVM, and the packed entry points. Math functions without an LLVM
+// intrinsic (tanh) become libm calls.
+static constexpr const char *kToLLVMSteps =
     "kiln-kernel-workspaces,"
     "kiln-plan-scratch,"
     "func.func(kiln-copies-to-linalg,kiln-cpu-shape-loops,convert-linalg-to-parallel-loops),"
@@ -104,16 +116,9 @@ static constexpr const char *kToLLVM =
     "finalize-memref-to-llvm,convert-arith-to-llvm,"
     "convert-func-to-llvm{use-bare-ptr-memref-call-conv=1},kiln-lower-forks,"
     "convert-cf-to-llvm,convert-index-to-llvm,reconcile-unrealized-casts,"
-    "kiln-packed-entry-points)";
+    "kiln-packed-entry-points";
 
-LogicalResult cpu::lowerToLLVMDialect(ModuleOp module) {
-  // Parameter declarations and the training configuration carry no code;
-  // the artifact writer has read them already.
-  for (Operation &op : llvm::make_early_inc_range(module.getOps()))
-    if (isa<kiln::ParamOp, kiln::TrainingOp>(op))
-      op.erase();
-  return runPipeline(module, kToLLVM);
-}
+LogicalResult cpu::lowerToLLVMDialect(ModuleOp module) { return runAfterBufferizing(module, kToLLVMSteps); }
 
 std::unique_ptr<llvm::TargetMachine> cpu::createTargetMachine(StringRef cpu, std::string &error) {
   static bool init = [] {

@@ -53,6 +53,12 @@ bool linkSharedObject(llvm::ArrayRef<std::string> objects, std::string &sharedOb
 /// Kiln pass registered (the CUDA backend shares it).
 mlir::LogicalResult runPipeline(mlir::ModuleOp module, llvm::StringRef pipeline);
 
+/// Drops the module's parameter declarations and training configuration,
+/// bufferizes it as both back ends do (outputs as arguments, kernel functions
+/// inlined, parameters updated in place), then runs the pipeline fragment
+/// `steps` ("pass,pass,..."): the CUDA back end shares this front half.
+mlir::LogicalResult runAfterBufferizing(mlir::ModuleOp module, llvm::StringRef steps);
+
 /// Registers the dialects and translations the CPU pipeline needs.
 void registerCpuBackend(mlir::DialectRegistry &registry);
 

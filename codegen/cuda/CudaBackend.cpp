@@ -55,36 +55,20 @@ struct CudaPlanKernels : kiln::impl::CudaPlanKernelsBase<CudaPlanKernels> {
 };
 } // namespace
 
-// After bufferization (kernel functions inlined into their entry points), the
-// same steps as the CPU pipeline up to its loops: kernel workspaces sized for
+// After the shared bufferization (cpu::runAfterBufferizing), the same steps
+// as the CPU pipeline up to its loops: kernel workspaces sized for
 // kernels/cuda, every intermediate in the arena, linalg -> scf.parallel (the
 // parallel dimensions) around scf.for (reductions), affine maps -> arith.
 // Unlike the CPU, loops keep linalg's order (no kiln-cpu-shape-loops): a
 // pooling window is then a serial loop inside one thread per output, channel
 // fastest across threads. No final CSE: it would merge scalar loads of
 // different statements into values that cross kernels.
-static std::string pipeline(cuda::GpuPrecision precision) {
-  return std::string("builtin.module("
-                     "func.func(kiln-distinct-results),"
-                     "one-shot-bufferize{bufferize-function-boundaries=1 "
-                     "function-boundary-type-conversion=identity-layout-map},"
-                     "canonicalize,cse,"
-                     "buffer-results-to-out-params{hoist-static-allocs=1},"
-                     "inline,symbol-dce,"
-                     "func.func(kiln-update-in-place),"
-                     "canonicalize,cse,"
-                     "kiln-cuda-plan-kernels{precision=") +
-         cuda::precisionName(precision) +
-         "},"
-         "kiln-kernel-workspaces,"
-         "kiln-plan-scratch,"
-         "func.func(kiln-copies-to-linalg,convert-linalg-to-parallel-loops),"
-         "lower-affine,canonicalize)";
-}
-
 LogicalResult cuda::lowerToLoops(ModuleOp module, GpuPrecision precision) {
-  for (Operation &op : llvm::make_early_inc_range(module.getOps()))
-    if (isa<kiln::ParamOp, kiln::TrainingOp>(op))
-      op.erase();
-  return cpu::runPipeline(module, pipeline(precision));
+  return cpu::runAfterBufferizing(module, std::string("kiln-cuda-plan-kernels{precision=") +
+                                              precisionName(precision) +
+                                              "},"
+                                              "kiln-kernel-workspaces,"
+                                              "kiln-plan-scratch,"
+                                              "func.func(kiln-copies-to-linalg,convert-linalg-to-parallel-loops),"
+                                              "lower-affine,canonicalize");
 }
