@@ -44,7 +44,7 @@ void cpu::registerCpuBackend(DialectRegistry &registry) {
 }
 
 
-LogicalResult cpu::runPipeline(ModuleOp module, StringRef pipeline) {
+static LogicalResult runPipeline(ModuleOp module, StringRef pipeline) {
   static bool registered = [] {
     registerAllPasses();
     kiln::registerKilnPasses();

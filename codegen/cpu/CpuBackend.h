@@ -49,10 +49,6 @@ bool compileToObjects(mlir::ModuleOp module, llvm::TargetMachine &tm,
 bool linkSharedObject(llvm::ArrayRef<std::string> objects, std::string &sharedObject,
                       std::string &error);
 
-/// Runs a textual pass pipeline ("builtin.module(...)") with every MLIR and
-/// Kiln pass registered (the CUDA backend shares it).
-mlir::LogicalResult runPipeline(mlir::ModuleOp module, llvm::StringRef pipeline);
-
 /// Drops the module's parameter declarations and training configuration,
 /// bufferizes it as both back ends do (outputs as arguments, kernel functions
 /// inlined, parameters updated in place), then runs the pipeline fragment

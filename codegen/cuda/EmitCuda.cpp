@@ -62,8 +62,11 @@ private:
   std::string kernelName(func::FuncOp f, StringRef kind) {
     return f.getName().str() + "_k" + std::to_string(kernelCount++) + "_" + kind.str();
   }
+  /// Writes the kernel `name` (parameters from `w`, then `body`) and appends
+  /// its launch to `entry`.
   void finishKernel(const std::string &name, KernelWriter &w, const std::string &body,
-                    const std::string &comment, unsigned threads, Location loc);
+                    const std::string &comment, Location loc, const unsigned (&grid)[3],
+                    const unsigned (&block)[3], GpuEntry &entry);
 
   ModuleOp module;
   cuda::GpuPrecision precision;
@@ -89,7 +92,16 @@ std::string locationText(Location loc) {
 }
 
 void ProgramWriter::finishKernel(const std::string &name, KernelWriter &w, const std::string &body,
-                                 const std::string &comment, unsigned threads, Location loc) {
+                                 const std::string &comment, Location loc, const unsigned (&grid)[3],
+                                 const unsigned (&block)[3], GpuEntry &entry) {
+  GpuLaunch launch;
+  launch.kernel = name;
+  std::copy(grid, grid + 3, launch.grid);
+  std::copy(block, block + 3, launch.block);
+  for (auto &p : w.params)
+    launch.args.push_back({uint32_t(p.root.buffer), p.root.byteOffset});
+  entry.launches.push_back(std::move(launch));
+  unsigned threads = block[0] * block[1] * block[2];
   std::string where = locationText(loc);
   os << "\n// " << comment << (where.empty() ? "" : " (" + where + ")") << "\n";
   os << "extern \"C\" __global__ void __launch_bounds__(" << threads << ") " << name << "(";
@@ -195,14 +207,8 @@ LogicalResult ProgramWriter::emitLoopKernel(func::FuncOp f, ArrayRef<scf::Parall
                "one thread per point of " + shape +
                    (group.size() > 1 ? ", " + std::to_string(group.size()) + " loop nests fused" : "") +
                    (outer.empty() ? "" : ", the serial loops around it inside each thread"),
-               kThreadsPerBlock, par.getLoc());
-  GpuLaunch launch;
-  launch.kernel = name;
-  launch.grid[0] = unsigned((total + kThreadsPerBlock - 1) / kThreadsPerBlock);
-  launch.block[0] = kThreadsPerBlock;
-  for (auto &p : w.params)
-    launch.args.push_back({uint32_t(p.root.buffer), p.root.byteOffset});
-  entry.launches.push_back(std::move(launch));
+               par.getLoc(), {unsigned((total + kThreadsPerBlock - 1) / kThreadsPerBlock), 1, 1},
+               {kThreadsPerBlock, 1, 1}, entry);
   return success();
 }
 
@@ -219,12 +225,8 @@ LogicalResult ProgramWriter::emitSerialKernel(func::FuncOp f, ArrayRef<Operation
   if (failed(w.emitOps(ops, 1)))
     return failure();
   std::string name = kernelName(f, "serial");
-  finishKernel(name, w, body, "scalar statements, one thread", 1, ops.front()->getLoc());
-  GpuLaunch launch;
-  launch.kernel = name;
-  for (auto &p : w.params)
-    launch.args.push_back({uint32_t(p.root.buffer), p.root.byteOffset});
-  entry.launches.push_back(std::move(launch));
+  finishKernel(name, w, body, "scalar statements, one thread", ops.front()->getLoc(), {1, 1, 1}, {1, 1, 1},
+               entry);
   return success();
 }
 
@@ -256,7 +258,6 @@ LogicalResult ProgramWriter::emitCallKernels(func::FuncOp f, KernelCallOp call, 
     llvm::raw_string_ostream bos(body);
     KernelWriter w(f, bos);
     std::string callArgs;
-    SmallVector<GpuArg> launchArgs;
     for (auto [i, v] : llvm::enumerate(args)) {
       if (!v) {
         callArgs += ", nullptr";
@@ -280,21 +281,13 @@ LogicalResult ProgramWriter::emitCallKernels(func::FuncOp f, KernelCallOp call, 
     }
     bos << "  " << cuda::descriptorDeclaration(call, "g") << "\n";
     bos << "  " << phase.function << "(g" << callArgs << ");\n";
-    unsigned threads = phase.block[0] * phase.block[1] * phase.block[2];
     std::string name = kernelName(f, shortName + (plan->phases.size() > 1
                                                       ? "_p" + std::to_string(phaseIndex)
                                                       : std::string()));
     finishKernel(name, w, body,
                  std::string(callee) + " via " + phase.function + " (" +
                      cuda::precisionName(precision) + ")",
-                 threads, call.getLoc());
-    GpuLaunch launch;
-    launch.kernel = name;
-    std::copy(phase.grid, phase.grid + 3, launch.grid);
-    std::copy(phase.block, phase.block + 3, launch.block);
-    for (auto &p : w.params)
-      launch.args.push_back({uint32_t(p.root.buffer), p.root.byteOffset});
-    entry.launches.push_back(std::move(launch));
+                 call.getLoc(), phase.grid, phase.block, entry);
   }
   return success();
 }
