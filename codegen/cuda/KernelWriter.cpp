@@ -119,6 +119,11 @@ std::string KernelWriter::paramName(const Root &root, Type element, bool write) 
   return params.back().name;
 }
 
+LogicalResult kiln::cuda::staticLayout(MemRefType type, SmallVectorImpl<int64_t> &strides, int64_t &offset) {
+  return success(succeeded(getStridesAndOffset(type, strides, offset)) && !ShapedType::isDynamic(offset) &&
+                 llvm::none_of(strides, ShapedType::isDynamic));
+}
+
 FailureOr<std::string> KernelWriter::access(Value memref, ValueRange indices) {
   auto type = cast<MemRefType>(memref.getType());
   FailureOr<Root> root = rootOf(memref);
@@ -126,8 +131,7 @@ FailureOr<std::string> KernelWriter::access(Value memref, ValueRange indices) {
     return failure();
   SmallVector<int64_t> strides;
   int64_t offset;
-  if (failed(getStridesAndOffset(type, strides, offset)) || ShapedType::isDynamic(offset) ||
-      llvm::any_of(strides, ShapedType::isDynamic))
+  if (failed(staticLayout(type, strides, offset)))
     return emitError(memref.getLoc(), "CUDA codegen: needs a static strided layout, not ") << type,
            failure();
   std::string index;

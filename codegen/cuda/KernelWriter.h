@@ -10,6 +10,7 @@
 #define KILN_CODEGEN_CUDA_KERNELWRITER_H
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Operation.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/SmallPtrSet.h"
@@ -36,6 +37,11 @@ struct Root {
 std::string cType(mlir::Type t);
 /// A float constant as C++ source (exact; NaN and infinities as bit casts).
 std::string floatLiteral(double v, bool isF32);
+
+/// A memref type's strides and offset (in elements) when all are static;
+/// failure otherwise (the emitter needs them at compile time).
+mlir::LogicalResult staticLayout(mlir::MemRefType type, llvm::SmallVectorImpl<int64_t> &strides,
+                                 int64_t &offset);
 
 /// Statements that produce no kernel: views and constants, and integer
 /// arithmetic on constants only (index computations), written where used.

@@ -43,8 +43,7 @@ FailureOr<SmallVector<Access>> accessesOf(func::FuncOp f, scf::ParallelOp par) {
     FailureOr<Root> root = w.rootOf(memref);
     SmallVector<int64_t> strides;
     int64_t offset;
-    if (failed(root) || failed(getStridesAndOffset(type, strides, offset)) ||
-        ShapedType::isDynamic(offset) || llvm::any_of(strides, ShapedType::isDynamic))
+    if (failed(root) || failed(staticLayout(type, strides, offset)))
       return WalkResult::interrupt();
     int64_t last = offset;
     for (auto [size, stride] : llvm::zip(type.getShape(), strides))
