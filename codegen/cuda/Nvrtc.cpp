@@ -220,12 +220,15 @@ bool cuda::compileEmulatedImages(const std::string &source, const std::vector<st
   std::string include = kernels + "/Emulate.h";
   llvm::SmallVector<llvm::StringRef> argv = {*clang, "-std=c++17", "-O1", "-w", "-shared", "-fPIC",
                                              "-include", include, "-I", kernels, "-x", "c++", cu, "-o", so};
-  std::string message;
-  int rc = llvm::sys::ExecuteAndWait(*clang, argv, std::nullopt, {}, 0, 0, &message);
+  std::string message, log = (dir + "/log.txt").str();
+  std::optional<llvm::StringRef> redirects[] = {std::nullopt, llvm::StringRef(log), llvm::StringRef(log)};
+  int rc = llvm::sys::ExecuteAndWait(*clang, argv, std::nullopt, redirects, 0, 0, &message);
   auto bytes = llvm::MemoryBuffer::getFile(so, /*IsText=*/false, /*RequiresNullTerminator=*/false);
+  auto output = llvm::MemoryBuffer::getFile(log);
   llvm::sys::fs::remove_directories(dir);
   if (rc != 0 || !bytes) {
-    error = "--gpu-emulate: compiling the CUDA C++ as host C++ failed (" + message + ")";
+    error = "--gpu-emulate: compiling the CUDA C++ as host C++ failed (" + message + "):\n" +
+            (output ? (*output)->getBuffer().str() : "");
     return false;
   }
   images.clear();

@@ -33,30 +33,24 @@ const EntrySignature *test::Compiled::signature(const std::string &name) const {
 }
 
 /// Compiles `source` for `batch` and loads its code; sets `error` on failure.
-/// Compiles the CUDA program's source for the emulator and loads it.
+/// Compiles the CUDA program's source for the emulator (as kilnc
+/// --gpu-emulate does) and loads it.
 static bool loadEmulated(test::Compiled &out) {
-  llvm::SmallString<128> dir;
-  if (llvm::sys::fs::createUniqueDirectory("kiln-cuda-emu", dir)) {
-    out.error = "cannot create a temporary directory";
+  std::vector<GpuImage> images;
+  if (!cuda::compileEmulatedImages(out.gpu.source, {"emulated"}, images, out.error))
+    return false;
+  llvm::SmallString<128> path;
+  int fd;
+  if (llvm::sys::fs::createTemporaryFile("kiln-cuda-emu", "so", fd, path)) {
+    out.error = "cannot create a temporary file";
     return false;
   }
-  std::string cu = (dir + "/model.cu").str(), so = (dir + "/model.so").str(),
-              log = (dir + "/log.txt").str();
   {
-    std::error_code ec;
-    llvm::raw_fd_ostream f(cu, ec);
-    f << out.gpu.source;
+    llvm::raw_fd_ostream f(fd, /*shouldClose=*/true);
+    f << images[0].image;
   }
-  std::string kernels = std::string(KILN_SOURCE_DIR) + "/kernels/cuda";
-  std::string command = "clang++-19 -std=c++17 -O1 -w -shared -fPIC -include " + kernels +
-                        "/Emulate.h -I " + kernels + " -x c++ " + cu + " -o " + so + " > " + log + " 2>&1";
-  if (std::system(command.c_str()) != 0) {
-    auto text = llvm::MemoryBuffer::getFile(log);
-    out.error = "emulated CUDA build failed: " + command + "\n" + (text ? (*text)->getBuffer().str() : "");
-    return false;
-  }
-  out.emulated = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
-  llvm::sys::fs::remove_directories(dir);
+  out.emulated = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  llvm::sys::fs::remove(path);
   if (!out.emulated) {
     out.error = dlerror();
     return false;
