@@ -11,6 +11,7 @@
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/raw_ostream.h"
 #include <algorithm>
+#include <cmath>
 #include <dlfcn.h>
 #include <gtest/gtest.h>
 
@@ -229,6 +230,16 @@ std::vector<Tensor> test::runEmulated(const Compiled &c, const std::vector<Tenso
     fn(l.grid, l.block, args.data());
   }
   return outputs;
+}
+
+double test::worstRelativeError(const std::vector<Tensor> &a, const std::vector<Tensor> &b) {
+  double w = a.size() == b.size() ? 0 : INFINITY;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
+    for (size_t j = 0; j < a[i].data.size() && j < b[i].data.size(); ++j) {
+      double d = std::abs(double(a[i].data[j]) - b[i].data[j]) / (1 + std::abs(double(b[i].data[j])));
+      w = std::isnan(d) ? INFINITY : std::max(w, d);
+    }
+  return w;
 }
 
 std::string test::exampleTestName(const std::string &file) {

@@ -63,6 +63,10 @@ std::vector<reference::Tensor> runEmulated(const Compiled &c, const std::vector<
                                            llvm::StringMap<reference::Tensor> &params,
                                            const std::string &name);
 
+/// Largest |a - b| / (1 + |b|) over two runs' tensors; infinite when a NaN
+/// appears or the tensor counts differ.
+double worstRelativeError(const std::vector<reference::Tensor> &a, const std::vector<reference::Tensor> &b);
+
 /// The examples every whole-model test runs on (the six seed programs and XOR).
 inline constexpr const char *kExampleFiles[] = {
     "linear_regression.kiln", "binary_classifier.kiln", "xor.kiln",     "cifar10_mlp.kiln",

@@ -25,16 +25,6 @@ using reference::Tensor;
 
 namespace {
 
-/// Largest |a - b| / (1 + |b|) over two runs' tensors (NaN counts as huge).
-double worst(const std::vector<Tensor> &a, const std::vector<Tensor> &b) {
-  double w = a.size() == b.size() ? 0 : INFINITY;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
-    for (size_t j = 0; j < a[i].data.size() && j < b[i].data.size(); ++j) {
-      double d = std::abs(double(a[i].data[j]) - b[i].data[j]) / (1 + std::abs(double(b[i].data[j])));
-      w = std::isnan(d) ? INFINITY : std::max(w, d);
-    }
-  return w;
-}
 
 void compareWithCpu(const char *file, cuda::GpuPrecision precision, double tolerance,
                     int64_t kBatch = 4, std::string source = "") {
@@ -50,16 +40,16 @@ void compareWithCpu(const char *file, cuda::GpuPrecision precision, double toler
     std::vector<Tensor> a = test::runEmulated(gpu.c, inputs, gpu.params, entry);
     std::vector<Tensor> b = test::runCompiled(cpu.c, inputs, cpu.params, entry);
     ASSERT_FALSE(b.empty()) << entry;
-    EXPECT_LE(worst(a, b), tolerance) << entry;
+    EXPECT_LE(test::worstRelativeError(a, b), tolerance) << entry;
   }
   for (int step = 0; step < 3; ++step) {
     std::vector<Tensor> a = test::runEmulated(gpu.c, gpu.inputs, gpu.params, "train_step");
     std::vector<Tensor> b = test::runCompiled(cpu.c, cpu.inputs, cpu.params, "train_step");
     ASSERT_FALSE(b.empty());
-    EXPECT_LE(worst(a, b), tolerance) << "train_step " << step << " (loss, metrics)";
+    EXPECT_LE(test::worstRelativeError(a, b), tolerance) << "train_step " << step << " (loss, metrics)";
   }
   for (auto &p : cpu.params)
-    EXPECT_LE(worst({gpu.params[p.first()]}, {p.second}), tolerance)
+    EXPECT_LE(test::worstRelativeError({gpu.params[p.first()]}, {p.second}), tolerance)
         << p.first().str() << " after 3 train steps";
 }
 

@@ -18,14 +18,6 @@ using reference::Tensor;
 
 namespace {
 
-/// Largest |a - b| / (1 + |b|) over two runs' tensors.
-double worst(const std::vector<Tensor> &a, const std::vector<Tensor> &b) {
-  double w = 0;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i)
-    for (size_t j = 0; j < a[i].data.size() && j < b[i].data.size(); ++j)
-      w = std::max(w, std::abs(double(a[i].data[j]) - b[i].data[j]) / (1 + std::abs(double(b[i].data[j]))));
-  return w;
-}
 
 class OptimizedEqualsUnoptimized : public ::testing::TestWithParam<const char *> {};
 
@@ -44,17 +36,17 @@ TEST_P(OptimizedEqualsUnoptimized, OnEveryEntryPoint) {
     std::vector<Tensor> b = test::runCompiled(plain.c, inputs, plain.params, entry);
     ASSERT_EQ(a.size(), b.size()) << entry;
     ASSERT_FALSE(a.empty()) << entry;
-    EXPECT_LE(worst(a, b), kTolerance) << entry;
+    EXPECT_LE(test::worstRelativeError(a, b), kTolerance) << entry;
   }
   for (int step = 0; step < 3; ++step) {
     std::vector<Tensor> a = test::runCompiled(opt.c, opt.inputs, opt.params, "train_step");
     std::vector<Tensor> b = test::runCompiled(plain.c, plain.inputs, plain.params, "train_step");
     ASSERT_FALSE(a.empty());
-    EXPECT_LE(worst(a, b), kTolerance) << "train_step " << step << " (loss, metrics)";
+    EXPECT_LE(test::worstRelativeError(a, b), kTolerance) << "train_step " << step << " (loss, metrics)";
   }
   ASSERT_EQ(opt.params.size(), plain.params.size());
   for (auto &p : opt.params)
-    EXPECT_LE(worst({p.second}, {plain.params[p.first()]}), kTolerance)
+    EXPECT_LE(test::worstRelativeError({p.second}, {plain.params[p.first()]}), kTolerance)
         << p.first().str() << " after 3 train steps";
 }
 
