@@ -48,12 +48,7 @@ class Kiln:
         s = m.session(name)
         s.bind(s.info["inputs"][0]["name"], x)
         out = s.info["outputs"][0]["name"]
-        if self.device != "cpu":  # runs are asynchronous on a GPU: wait inside the timed step
-            def step():
-                s.run()
-                s.output(out)
-            return step, lambda: s.output(out)
-        return s.run, lambda: s.output(out)
+        return self._step(s, out), lambda: s.output(out)
 
     def train_fn(self, x, y):
         m, name = self.find("train_step", x.shape[0])
@@ -62,12 +57,18 @@ class Kiln:
         s.bind(ins[0]["name"], x)
         lab = next(i for i in ins if i["name"] == "labels")
         s.bind("labels", y.astype(np.int32 if lab["dtype"] == kiln_rt.KILN_I32 else np.float32).reshape(lab["shape"]))
-        if self.device != "cpu":  # runs are asynchronous on a GPU: wait inside the timed step
-            def step():
-                s.run()
-                s.output("loss")
-            return step, lambda: s.output("loss")
-        return s.run, lambda: s.output("loss")
+        return self._step(s, "loss"), lambda: s.output("loss")
+
+    def _step(self, s, out):
+        """The timed step: one run; on a GPU, where runs are asynchronous, also
+        reading output `out` (which waits for the GPU)."""
+        if self.device == "cpu":
+            return s.run
+
+        def step():
+            s.run()
+            s.output(out)
+        return step
 
     def prepare_epoch(self, x, y, batch):
         self.fit_model, _ = self.find("train_step", batch)
