@@ -450,7 +450,6 @@ int main(int argc, char **argv) {
                    << " images (" << hits << " from the cache)\n";
     artifact.gpuEntries = std::move(program.entries);
     if (!wantCpu) {
-      artifact.modelName = artifact.modelName.empty() ? "model" : artifact.modelName;
       output->os() << kiln::buildArtifact(artifact);
       output->keep();
       printStats();

@@ -19,7 +19,6 @@
 //===----------------------------------------------------------------------===//
 #include <dlfcn.h>
 #include <elf.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -43,7 +42,6 @@ struct Function {
 };
 struct Module {
   void *handle;
-  int fd;
 };
 struct Stream {
   std::deque<std::function<void()>> queue;
@@ -172,7 +170,7 @@ CUresult cuModuleLoadData(void **module, const void *image) {
     std::fprintf(stderr, "fake CUDA driver: %s\n", written ? dlerror() : "cannot write the module");
     return kInvalidImage;
   }
-  *module = new Module{h, -1};
+  *module = new Module{h};
   return kSuccess;
 }
 CUresult cuModuleUnload(void *module) {
