@@ -340,8 +340,12 @@ bool cpu::linkSharedObject(llvm::ArrayRef<std::string> objects, std::string &sha
   llvm::sys::fs::createTemporaryFile("kiln-link", "log", logPath);
   // The GEMM / convolution kernels (kernels/cpu) the code calls are linked in
   // from their static library: the model needs nothing but libc and libm.
+  // -Bsymbolic: calls inside the model bind to its own functions, which are
+  // named after entry points (a graph's @div or @log): without it the
+  // dynamic linker resolves them to libc's div() and log().
   std::vector<StringRef> args = {*linker,         "-shared", "-fuse-ld=lld", "-nostartfiles",
-                                 "-Wl,-z,noexecstack", "-Wl,--hash-style=gnu", "-o", soPath};
+                                 "-Wl,-z,noexecstack", "-Wl,--hash-style=gnu", "-Wl,-Bsymbolic",
+                                 "-o", soPath};
   for (auto &p : objPaths)
     args.push_back(p);
   args.push_back(KILN_KERNELS_ARCHIVE);

@@ -73,6 +73,8 @@ inline int __float_as_int(float f) {
   std::memcpy(&x, &f, sizeof x);
   return x;
 }
+// CUDA's device math that the C library lacks (the GPU's rsqrtf is within 2 ulp).
+inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
 inline double __longlong_as_double(long long x) {
   double d;
   std::memcpy(&d, &x, sizeof d);

@@ -279,6 +279,12 @@ int main(int argc, char **argv) {
     module = parseSourceFile<ModuleOp>(sources, &context);
     if (!module)
       return 1;
+    // The .kbin needs a model name: a graph without one is named after its
+    // file, as a .kiln model without a `model` line is.
+    if (!(*module)->hasAttr("kiln.model")) {
+      std::string stem = llvm::sys::path::stem(inputFile).str();
+      (*module)->setAttr("kiln.model", StringAttr::get(&context, stem == "-" ? "model" : stem));
+    }
   } else {
     kiln::Diagnostics diags(sources, llvm::errs());
     kiln::ModuleAST ast = kiln::parseModule(diags);

@@ -66,7 +66,11 @@ void test::compile(MLIRContext &ctx, const std::string &source, int64_t batch, C
   std::string messages;
   llvm::raw_string_ostream os(messages);
   Diagnostics diags(sources, os);
-  bool isMlir = source.rfind("module", 0) == 0;
+  // MLIR text: "module" after any leading `//` comment lines.
+  llvm::StringRef text = source;
+  while (text.ltrim().starts_with("//"))
+    text = text.ltrim().split('\n').second;
+  bool isMlir = text.ltrim().starts_with("module");
   OwningOpRef<ModuleOp> module = isMlir ? parseSourceString<ModuleOp>(source, &ctx)
                                         : compileModelFile(diags, ctx, "case");
   if (!module) {
