@@ -20,22 +20,26 @@ step() { # name timeout command...
 }
 summary "$(date -u +%F\ %T) $(nvidia-smi -L 2>&1 | head -1)"
 step devices 60 "$RUN" devices
-for k in "$B"/check/*_fp32.kbin; do
-  n=$(basename "$k" .kbin)
-  step "crosscheck_$n" 300 "$RUN" crosscheck "$k" --device cuda --batches 3
+# The GPU numerics tests (predict and 3 train steps of every example, every op
+# forward and backward, one MNIST epoch against the CPU) on the bundle's .kbin files.
+KILN_TEST_KBINS=$B/check step numerics 900 "$B/bin/kiln-gpu-numerics-tests"
+for n in linear_regression binary_classifier xor cifar10_mlp mnist_cnn cifar10_cnn cifar10_cnn_logits; do
+  step "crosscheck_$n" 300 "$RUN" crosscheck "$B/check/$n.kbin" --device cuda --batches 3
 done
-step crosscheck_mnist_cnn_tf32 300 "$RUN" crosscheck "$B/check/mnist_cnn_tf32.kbin" --device cuda --batches 3 --tolerance 2e-2
-step crosscheck_mnist_real_digits 300 "$RUN" crosscheck "$B/check/mnist_cnn_fp32.kbin" --device cuda --batches 3 --data data/mnist-10k
+step crosscheck_mnist_cnn_tf32 300 "$RUN" crosscheck "$B/check/mnist_cnn-64.kbin" --device cuda --batches 3 --tolerance 2e-2
+step crosscheck_mnist_real_digits 300 "$RUN" crosscheck "$B/check/mnist_cnn.kbin" --device cuda --batches 3 --data data/mnist-10k
 if command -v compute-sanitizer > /dev/null; then
-  step memcheck 600 compute-sanitizer --tool memcheck --error-exitcode 9 "$RUN" crosscheck "$B/check/mnist_cnn_fp32.kbin" --device cuda --batches 1
-  step racecheck 600 compute-sanitizer --tool racecheck --error-exitcode 9 "$RUN" crosscheck "$B/check/mnist_cnn_fp32.kbin" --device cuda --batches 1
-  step initcheck 600 compute-sanitizer --tool initcheck --error-exitcode 9 "$RUN" crosscheck "$B/check/mnist_cnn_fp32.kbin" --device cuda --batches 1
+  for tool in memcheck racecheck initcheck; do
+    step "$tool" 600 compute-sanitizer --tool $tool --error-exitcode 9 "$RUN" crosscheck "$B/check/mnist_cnn.kbin" --device cuda --batches 1
+  done
+  KILN_TEST_KBINS=$B/check step memcheck_every_op 600 compute-sanitizer --tool memcheck --error-exitcode 9 \
+    "$B/bin/kiln-gpu-numerics-tests" --gtest_filter='GpuOps.*'
 fi
 # The MNIST CNN trained 5 epochs on 8,000 real digits, seed 1, on the GPU and on the CPU; tested on the other 2,000.
 for dev in cuda cpu; do
-  step "fit_$dev" 600 "$RUN" fit "$B/check/mnist_cnn_fit_tf32.kbin" --data data/mnist-10k --limit 8000 --epochs 5 \
+  step "fit_$dev" 600 "$RUN" fit "$B/check/mnist_cnn-64.kbin" --data data/mnist-10k --limit 8000 --epochs 5 \
     --batch-size 64 --seed 1 --device "$dev" --save "$OUT/w_$dev.safetensors"
-  step "evaluate_$dev" 300 "$RUN" evaluate "$B/check/mnist_cnn_fit_tf32.kbin" --data data/mnist-10k --skip 8000 \
+  step "evaluate_$dev" 300 "$RUN" evaluate "$B/check/mnist_cnn-64.kbin" --data data/mnist-10k --skip 8000 \
     --batch-size 80 --params "$OUT/w_$dev.safetensors" --json
 done
 rm -f "$OUT"/w_*.safetensors

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 #include "Subprocess.h"
 #include <gtest/gtest.h>
+#include <cctype>
 #include <cstdlib>
 
 using namespace kiln::e2e;
@@ -49,11 +50,15 @@ TEST_P(CudaCompile, ExampleCompilesWithNvrtcAndKeepsItsCpuCode) {
 INSTANTIATE_TEST_SUITE_P(Examples, CudaCompile,
                          ::testing::Values("linear_regression.kiln", "binary_classifier.kiln", "xor.kiln",
                                            "cifar10_mlp.kiln", "mnist_cnn.kiln", "cifar10_cnn.kiln",
-                                           "cifar10_cnn_logits.kiln"),
+                                           "cifar10_cnn_logits.kiln",
+                                           // every op forward and backward (test/ops)
+                                           "../test/ops/every-op.mlir"),
                          [](const auto &info) {
                            std::string n = info.param;
+                           n = n.substr(n.rfind('/') + 1);
                            n = n.substr(0, n.find('.'));
-                           n.erase(std::remove(n.begin(), n.end(), '_'), n.end());
+                           n.erase(std::remove_if(n.begin(), n.end(), [](char c) { return !std::isalnum(c); }),
+                                   n.end());
                            return n;
                          });
 

@@ -7,6 +7,12 @@
 // from the same parameters must agree to 1e-3 relative (|a - b| /
 // max(|a|, |b|, 1e-3)), and the MNIST CNN trained one epoch on the real
 // digits on the GPU must reach the CPU's held-out accuracy within 0.5 points.
+// GpuOps runs every op of the dialect forward and backward the same way
+// (test/ops/every-op.mlir).
+//
+// On a GPU machine without kilnc, KILN_TEST_KBINS=DIR takes the .kbin files
+// from DIR instead (scripts/gpu-bundle.sh builds them; scripts/gpu-run.sh
+// runs this binary with them).
 //
 // Without a GPU, CTest runs these once more on the fake driver
 // (FakeCudaDriver.cpp, KILN_TEST_GPU_EMULATE=1): the runtime's whole GPU path
@@ -58,16 +64,29 @@ std::string tempDir() {
   return dir;
 }
 
-/// kilnc EXAMPLE.kiln --target=cpu,cuda --gpu-precision=fp32 [--batch-size=B] -o X.kbin
-std::string compile(const std::string &name, const std::string &batches = "") {
-  std::string out = tempDir() + "/" + name + (batches.empty() ? "" : "-" + batches) + ".kbin";
-  std::string cmd = std::string(KILNC) + " '" + KILN_EXAMPLES_DIR + "/" + name +
-                    ".kiln' --target=cpu,cuda --gpu-precision=fp32" +
+/// kilnc FILE --target=cpu,cuda --gpu-precision=fp32 [--batch-size=B] -o
+/// STEM[-B].kbin. With KILN_TEST_KBINS=DIR (a GPU machine, where kilnc
+/// cannot run: scripts/gpu-bundle.sh builds them), DIR/STEM[-B].kbin instead.
+std::string compileFile(const std::string &file, const std::string &stem, const std::string &batches = "") {
+  std::string name = stem + (batches.empty() ? "" : "-" + batches) + ".kbin";
+  if (const char *dir = std::getenv("KILN_TEST_KBINS")) {
+    std::string kbin = std::string(dir) + "/" + name;
+    struct stat st;
+    EXPECT_EQ(stat(kbin.c_str(), &st), 0) << kbin << " is missing (KILN_TEST_KBINS)";
+    return kbin;
+  }
+  std::string out = tempDir() + "/" + name;
+  std::string cmd = std::string(KILNC) + " '" + file + "' --target=cpu,cuda --gpu-precision=fp32" +
                     // With the fake driver (FakeCudaDriver.cpp): images it can run on the CPU.
                     (std::getenv("KILN_TEST_GPU_EMULATE") ? " --gpu-emulate" : "") +
                     (batches.empty() ? "" : " --batch-size=" + batches) + " -o '" + out + "' 2>'" + out + ".err'";
   EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd << " (see " << out << ".err)";
   return out;
+}
+
+/// An example (examples/NAME.kiln) compiled for both targets.
+std::string compile(const std::string &name, const std::string &batches = "") {
+  return compileFile(std::string(KILN_EXAMPLES_DIR) + "/" + name + ".kiln", name, batches);
 }
 
 struct Pair {
@@ -84,19 +103,21 @@ struct Pair {
   }
 };
 
-double worst(const float *a, const float *b, size_t n) {
+/// Largest |a - b| / max(|a|, |b|, floor); infinite where one side is NaN.
+double worst(const float *a, const float *b, size_t n, double floor = kFloor) {
   double w = 0;
   for (size_t i = 0; i < n; ++i) {
     double d = std::fabs(double(a[i]) - double(b[i]));
-    double e = d / std::max({std::fabs(double(a[i])), std::fabs(double(b[i])), kFloor});
+    double e = d / std::max({std::fabs(double(a[i])), std::fabs(double(b[i])), floor});
     w = std::max(w, std::isnan(a[i]) != std::isnan(b[i]) ? INFINITY : e);
   }
   return w;
 }
 
-/// Random inputs for `e` ("labels": classes in [0, classes) for i32;
-/// "samples" left at its default).
-std::vector<std::vector<uint8_t>> randomInputs(const kiln_entry_info &e, int64_t classes, uint64_t seed) {
+/// Random inputs for `e`: f32 in [lo, 1), i32 (labels) in [0, classes);
+/// "samples" left at its default.
+std::vector<std::vector<uint8_t>> randomInputs(const kiln_entry_info &e, int64_t classes, uint64_t seed,
+                                               float lo = 0.f) {
   std::mt19937_64 rng(seed);
   std::vector<std::vector<uint8_t>> in;
   for (size_t i = 0; i < e.num_inputs; ++i) {
@@ -107,7 +128,7 @@ std::vector<std::vector<uint8_t>> randomInputs(const kiln_entry_info &e, int64_t
         int32_t v = int32_t(rng() % uint64_t(std::max<int64_t>(classes, 1)));
         std::memcpy(&bytes[4 * k], &v, 4);
       } else {
-        float v = std::uniform_real_distribution<float>(0.f, 1.f)(rng);
+        float v = std::uniform_real_distribution<float>(lo, 1.f)(rng);
         std::memcpy(&bytes[4 * k], &v, 4);
       }
     }
@@ -204,6 +225,33 @@ TEST_P(GpuNumerics, PredictAndThreeTrainStepsMatchTheCpu) {
 INSTANTIATE_TEST_SUITE_P(Examples, GpuNumerics,
                          ::testing::Values("xor", "linear_regression", "binary_classifier", "cifar10_mlp",
                                            "mnist_cnn", "cifar10_cnn"));
+
+// Every op of the dialect, forward and backward (test/ops/every-op.mlir: each
+// function returns an op's result y and the gradients of sum(y * r)), on
+// inputs in [-1, 1] and class labels in [0, 3). Sums of up to 900 such
+// terms cancel to near 0, so errors are relative to max(|a|, |b|, 1).
+TEST(GpuOps, EveryOpForwardAndBackwardMatchesTheCpu) {
+  REQUIRE_GPU();
+  Pair p(compileFile(std::string(KILN_SOURCE_DIR) + "/test/ops/every-op.mlir", "every-op"));
+  ASSERT_TRUE(p.cpu && p.gpu);
+  size_t n = 0;
+  ASSERT_EQ(kiln_model_num_entries(p.cpu, &n), KILN_OK);
+  EXPECT_GE(n, 80u);
+  for (size_t i = 0; i < n; ++i) {
+    const kiln_entry_info *e = nullptr;
+    ASSERT_EQ(kiln_model_entry(p.cpu, i, &e), KILN_OK);
+    kiln_session *a = nullptr, *b = nullptr;
+    ASSERT_EQ(kiln_session_create(p.cpu, e->name, &a), KILN_OK) << kiln_last_error();
+    ASSERT_EQ(kiln_session_create(p.gpu, e->name, &b), KILN_OK) << e->name << ": " << kiln_last_error();
+    auto in = randomInputs(*e, /*classes=*/3, /*seed=*/i, /*lo=*/-1.f);
+    auto x = run(a, *e, in), y = run(b, *e, in);
+    for (size_t o = 0; o < x.size(); ++o)
+      EXPECT_LE(worst(x[o].data(), y[o].data(), x[o].size(), /*floor=*/1.0), kTolerance)
+          << "@" << e->name << " output " << o << " (test/ops/every-op.mlir)";
+    kiln_session_destroy(a);
+    kiln_session_destroy(b);
+  }
+}
 
 std::string mnistDir() {
   struct stat st;
