@@ -105,16 +105,14 @@ void ProgramWriter::finishKernel(const std::string &name, KernelWriter &w, const
   std::string where = locationText(loc);
   os << "\n// " << comment << (where.empty() ? "" : " (" + where + ")") << "\n";
   os << "extern \"C\" __global__ void __launch_bounds__(" << threads << ") " << name << "(";
-  // Restrict only pointers into buffers this kernel does not write.
-  llvm::SmallSet<int, 8> writtenBuffers;
-  for (auto &p : w.params)
-    if (p.written)
-      writtenBuffers.insert(p.root.buffer);
+  // __restrict__ where nothing else in the kernel touches the same bytes
+  // (buffers are distinct allocations; views into one are compared by their
+  // static footprints): the compiler may then keep a value in a register
+  // across stores, as a reduction's accumulator.
   for (size_t i = 0; i < w.params.size(); ++i) {
     auto &p = w.params[i];
-    bool readOnly = !writtenBuffers.contains(p.root.buffer);
-    os << (i ? ", " : "") << (readOnly ? "const " : "") << p.type << " *"
-       << (readOnly ? "__restrict__ " : "") << p.name;
+    os << (i ? ", " : "") << (p.written ? "" : "const ") << p.type << " *"
+       << (w.mayRestrict(i) ? "__restrict__ " : "") << p.name;
   }
   os << ") {\n" << body << "}\n";
   // For tests without a GPU: kernels/cuda/Emulate.h runs kernels on the CPU

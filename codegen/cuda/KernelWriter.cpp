@@ -119,6 +119,36 @@ std::string KernelWriter::paramName(const Root &root, Type element, bool write) 
   return params.back().name;
 }
 
+std::string KernelWriter::paramName(const Root &root, Type element, bool write,
+                                    std::optional<std::pair<int64_t, int64_t>> footprint) {
+  std::string name = paramName(root, element, write);
+  for (Param &p : params)
+    if (p.name == name) {
+      if (!footprint) {
+        p.unbounded = true;
+      } else {
+        p.lo = std::min(p.lo, footprint->first);
+        p.hi = std::max(p.hi, footprint->second);
+      }
+    }
+  return name;
+}
+
+bool KernelWriter::mayRestrict(size_t i) const {
+  const Param &p = params[i];
+  bool bufferWritten = llvm::any_of(params, [&](const Param &q) { return q.written && q.root.buffer == p.root.buffer; });
+  if (!bufferWritten)
+    return true;
+  if (!p.bounded())
+    return false;
+  for (size_t j = 0; j < params.size(); ++j) {
+    const Param &q = params[j];
+    if (j != i && q.root.buffer == p.root.buffer && (!q.bounded() || (q.lo < p.hi && p.lo < q.hi)))
+      return false;
+  }
+  return true;
+}
+
 LogicalResult kiln::cuda::staticLayout(MemRefType type, SmallVectorImpl<int64_t> &strides, int64_t &offset) {
   return success(succeeded(getStridesAndOffset(type, strides, offset)) && !ShapedType::isDynamic(offset) &&
                  llvm::none_of(strides, ShapedType::isDynamic));
@@ -149,8 +179,19 @@ FailureOr<std::string> KernelWriter::access(Value memref, ValueRange indices) {
   }
   if (index.empty())
     index = "0";
+  // The bytes this view can reach (indices within its shape), relative to
+  // the root's buffer.
+  std::optional<std::pair<int64_t, int64_t>> footprint;
+  unsigned bits = type.getElementType().isIntOrFloat() ? type.getElementTypeBitWidth() : 0;
+  if (type.hasStaticShape() && type.getNumElements() > 0 && bits % 8 == 0 && bits > 0) {
+    int64_t lo = offset, hi = offset;
+    for (auto [size, stride] : llvm::zip(type.getShape(), strides))
+      (stride < 0 ? lo : hi) += (size - 1) * stride;
+    int64_t base = int64_t(root->byteOffset), bytes = bits / 8;
+    footprint = {base + lo * bytes, base + (hi + 1) * bytes};
+  }
   // Writes are recorded by the store's caller through paramName(write=true).
-  return paramName(*root, type.getElementType(), false) + "[" + index + "]";
+  return paramName(*root, type.getElementType(), false, footprint) + "[" + index + "]";
 }
 
 FailureOr<std::string> KernelWriter::expr(Value v) {

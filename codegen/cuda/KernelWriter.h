@@ -15,6 +15,8 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/SmallPtrSet.h"
 #include "llvm/Support/raw_ostream.h"
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -71,12 +73,25 @@ public:
     std::string type; // element type
     std::string name;
     bool written = false;
+    /// The bytes of its buffer the kernel may touch through it, [lo, hi):
+    /// from the static layouts of its accesses; unbounded when any access's
+    /// footprint is unknown (or none was recorded, as for template calls).
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    bool unbounded = false;
+    bool bounded() const { return !unbounded && lo < hi; }
   };
   std::vector<Param> params;
+  /// Whether `params[i]` may be declared __restrict__: nothing else this
+  /// kernel touches overlaps the bytes it touches (or no one writes them).
+  bool mayRestrict(size_t i) const;
   /// The top-level statements this kernel writes (a serial kernel's): their
   /// values are defined here, not recomputed.
   llvm::SmallPtrSet<mlir::Operation *, 16> statements;
+  /// The parameter for `root` (created on first use); `footprint` adds the
+  /// bytes an access touches (std::nullopt: unknown).
   std::string paramName(const Root &root, mlir::Type element, bool write);
+  std::string paramName(const Root &root, mlir::Type element, bool write,
+                        std::optional<std::pair<int64_t, int64_t>> footprint);
 
   llvm::DenseMap<mlir::Value, std::string> names;
   mlir::func::FuncOp entry;
