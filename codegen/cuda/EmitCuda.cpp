@@ -45,6 +45,8 @@ using kiln::cuda::isDeclarative;
 namespace {
 
 constexpr unsigned kThreadsPerBlock = 256;
+// Independent loop nests per launch, at most (keeps kernels readable).
+constexpr size_t kMaxNestsPerLaunch = 16;
 
 /// The program being written: source text and each entry's launches.
 class ProgramWriter {
@@ -54,8 +56,26 @@ public:
 
 private:
   LogicalResult emitEntry(func::FuncOp f, GpuEntry &entry);
-  LogicalResult emitLoopKernel(func::FuncOp f, ArrayRef<scf::ParallelOp> group, GpuEntry &entry,
-                               ArrayRef<scf::ForOp> outer = {});
+  /// Loop nests that become one kernel's threads: vertically fused ones
+  /// (one thread runs each in turn), or one with serial loops around it.
+  struct Nest {
+    SmallVector<scf::ParallelOp> group;
+    SmallVector<scf::ForOp> outer;
+  };
+  struct NestShape {
+    SmallVector<int64_t> lbs, steps, trips; // of the parallel dimensions
+    uint64_t total = 1;                      // threads
+    std::string text;                        // "64x10, 2 loop nests fused"
+  };
+  FailureOr<NestShape> shapeOf(const Nest &nest);
+  /// Writes `nest`'s code to w.os: thread t of the nest is threadIdx.x of
+  /// block `block` (a C expression) of the nest's blocks.
+  LogicalResult writeNest(func::FuncOp f, const Nest &nest, const NestShape &shape, KernelWriter &w,
+                          const std::string &block, unsigned indent);
+  /// The pointers `nest` would take, with the bytes it touches through each.
+  FailureOr<std::vector<KernelWriter::Param>> footprint(func::FuncOp f, const Nest &nest);
+  /// One launch for `nests`, which conflict() found independent.
+  LogicalResult emitLoopKernel(func::FuncOp f, ArrayRef<Nest> nests, GpuEntry &entry);
   LogicalResult emitSerialKernel(func::FuncOp f, ArrayRef<Operation *> ops, GpuEntry &entry);
   LogicalResult emitCallKernels(func::FuncOp f, KernelCallOp call, GpuEntry &entry);
   LogicalResult emitGlobals();
@@ -129,84 +149,153 @@ void ProgramWriter::finishKernel(const std::string &name, KernelWriter &w, const
   e << "extern \"C\" const int kiln_emulate_nargs_" << name << " = " << w.params.size() << ";\n";
 }
 
-LogicalResult ProgramWriter::emitLoopKernel(func::FuncOp f, ArrayRef<scf::ParallelOp> group,
-                                            GpuEntry &entry, ArrayRef<scf::ForOp> outer) {
-  scf::ParallelOp par = group.front();
+FailureOr<ProgramWriter::NestShape> ProgramWriter::shapeOf(const Nest &nest) {
+  scf::ParallelOp par = nest.group.front();
   if (!par.getInitVals().empty())
     return par.emitError("CUDA codegen: scf.parallel with reductions"), failure();
-  std::string body;
-  llvm::raw_string_ostream bos(body);
-  KernelWriter w(f, bos);
-  // Trip counts (static), then one thread per point of the iteration space.
-  SmallVector<int64_t> lbs, steps, trips;
-  uint64_t total = 1;
+  NestShape shape;
   for (auto [lbV, ubV, stV] : llvm::zip(par.getLowerBound(), par.getUpperBound(), par.getStep())) {
     std::optional<int64_t> lb = getConstantIntValue(lbV), ub = getConstantIntValue(ubV),
                            st = getConstantIntValue(stV);
     if (!lb || !ub || !st || *st <= 0)
       return par.emitError("CUDA codegen: loop bounds must be constants"), failure();
-    lbs.push_back(*lb);
-    steps.push_back(*st);
-    trips.push_back(std::max<int64_t>(0, (*ub - *lb + *st - 1) / *st));
-    total *= uint64_t(trips.back());
+    shape.lbs.push_back(*lb);
+    shape.steps.push_back(*st);
+    shape.trips.push_back(std::max<int64_t>(0, (*ub - *lb + *st - 1) / *st));
+    shape.total *= uint64_t(shape.trips.back());
   }
-  if (total == 0)
-    return success();
-  if (total >= (uint64_t(1) << 31) * kThreadsPerBlock)
+  if (shape.total >= (uint64_t(1) << 31) * kThreadsPerBlock)
     return par.emitError("CUDA codegen: loop nest too large for one launch"), failure();
-  const char *linear = total <= 0xffffffffu ? "unsigned" : "unsigned long long";
-  bos << "  const " << linear << " t = blockIdx.x * " << linear << "(blockDim.x) + threadIdx.x;\n";
-  bos << "  if (t >= " << total << "u) return;\n";
+  for (int64_t t : shape.trips)
+    shape.text += (shape.text.empty() ? "" : "x") + std::to_string(t);
+  shape.text += nest.group.size() > 1 ? ", " + std::to_string(nest.group.size()) + " loop nests fused" : "";
+  shape.text += nest.outer.empty() ? "" : ", the serial loops around it inside each thread";
+  return shape;
+}
+
+LogicalResult ProgramWriter::writeNest(func::FuncOp f, const Nest &nest, const NestShape &shape, KernelWriter &w,
+                                       const std::string &block, unsigned indent) {
+  scf::ParallelOp par = nest.group.front();
+  llvm::raw_ostream &bos = w.os;
+  // One thread per point of the iteration space.
+  const char *linear = shape.total <= 0xffffffffu ? "unsigned" : "unsigned long long";
+  bos.indent(indent * 2) << "const " << linear << " t = " << block << " * " << linear
+                         << "(blockDim.x) + threadIdx.x;\n";
+  bos.indent(indent * 2) << "if (t >= " << shape.total << "u) return;\n";
   unsigned n = par.getNumLoops();
   std::string rest = "t";
   for (int i = int(n) - 1; i >= 0; --i) {
     std::string iv = "i" + std::to_string(i);
-    std::string pos = i == 0 ? rest : "(" + rest + " % " + std::to_string(trips[i]) + "u)";
+    std::string pos = i == 0 ? rest : "(" + rest + " % " + std::to_string(shape.trips[i]) + "u)";
     std::string value = "(long long)" + pos;
-    if (steps[i] != 1)
-      value += " * " + std::to_string(steps[i]);
-    if (lbs[i] != 0)
-      value += " + " + std::to_string(lbs[i]);
-    bos << "  const long long " << iv << " = " << value << ";\n";
+    if (shape.steps[i] != 1)
+      value += " * " + std::to_string(shape.steps[i]);
+    if (shape.lbs[i] != 0)
+      value += " + " + std::to_string(shape.lbs[i]);
+    bos.indent(indent * 2) << "const long long " << iv << " = " << value << ";\n";
     if (i > 0)
-      rest = "(" + rest + " / " + std::to_string(trips[i]) + "u)";
+      rest = "(" + rest + " / " + std::to_string(shape.trips[i]) + "u)";
     w.names[par.getInductionVars()[i]] = iv;
   }
   // Fused nests run one after another in the same thread, on the same
   // iteration point (fusible() checked that this keeps every dependence).
   // Serial loops around the parallel one (interchanged: see interchangeable()),
   // each thread running them in their order.
-  unsigned indent = 1;
-  for (scf::ForOp loop : outer) {
+  unsigned depth = indent;
+  for (scf::ForOp loop : nest.outer) {
     FailureOr<std::string> lb = w.expr(loop.getLowerBound()), ub = w.expr(loop.getUpperBound()),
                            step = w.expr(loop.getStep());
     if (failed(lb) || failed(ub) || failed(step))
       return failure();
     std::string iv = w.fresh("j");
     w.names[loop.getInductionVar()] = iv;
-    bos.indent(indent * 2) << "for (long long " << iv << " = " << *lb << "; " << iv << " < " << *ub << "; "
-                           << iv << " += " << *step << ") {\n";
-    ++indent;
+    bos.indent(depth * 2) << "for (long long " << iv << " = " << *lb << "; " << iv << " < " << *ub << "; "
+                          << iv << " += " << *step << ") {\n";
+    ++depth;
   }
-  for (scf::ParallelOp p : group) {
+  for (scf::ParallelOp p : nest.group) {
     for (unsigned i = 0; i < n; ++i)
       w.names[p.getInductionVars()[i]] = "i" + std::to_string(i);
-    if (failed(w.captureOperands(outer.empty() ? p.getOperation() : scf::ForOp(outer.front()).getOperation())) ||
-        failed(w.emitBlock(*p.getBody(), indent)))
+    if (failed(w.captureOperands(nest.outer.empty() ? p.getOperation()
+                                                    : scf::ForOp(nest.outer.front()).getOperation())) ||
+        failed(w.emitBlock(*p.getBody(), depth)))
       return failure();
   }
-  while (indent > 1)
-    bos.indent(--indent * 2) << "}\n";
-  std::string name = kernelName(f, group.size() > 1 ? "loops" : "loop");
-  std::string shape;
-  for (int64_t t : trips)
-    shape += (shape.empty() ? "" : "x") + std::to_string(t);
+  while (depth > indent)
+    bos.indent(--depth * 2) << "}\n";
+  return success();
+}
+
+FailureOr<std::vector<KernelWriter::Param>> ProgramWriter::footprint(func::FuncOp f, const Nest &nest) {
+  std::string body;
+  llvm::raw_string_ostream bos(body);
+  KernelWriter w(f, bos);
+  FailureOr<NestShape> shape = shapeOf(nest);
+  if (failed(shape) || failed(writeNest(f, nest, *shape, w, "blockIdx.x", 1)))
+    return failure();
+  return w.params;
+}
+
+/// Whether one of two nests writes bytes the other touches (views of one
+/// buffer compared by their static footprints).
+bool conflict(ArrayRef<KernelWriter::Param> a, ArrayRef<KernelWriter::Param> b) {
+  for (const KernelWriter::Param &p : a)
+    for (const KernelWriter::Param &q : b)
+      if (p.root.buffer == q.root.buffer && (p.written || q.written) &&
+          (!p.bounded() || !q.bounded() || (p.lo < q.hi && q.lo < p.hi)))
+        return true;
+  return false;
+}
+
+LogicalResult ProgramWriter::emitLoopKernel(func::FuncOp f, ArrayRef<Nest> nests, GpuEntry &entry) {
+  scf::ParallelOp first = nests.front().group.front();
+  std::string body;
+  llvm::raw_string_ostream bos(body);
+  KernelWriter w(f, bos);
+  if (nests.size() == 1) {
+    FailureOr<NestShape> shape = shapeOf(nests.front());
+    if (failed(shape))
+      return failure();
+    if (shape->total == 0)
+      return success();
+    if (failed(writeNest(f, nests.front(), *shape, w, "blockIdx.x", 1)))
+      return failure();
+    std::string name = kernelName(f, nests.front().group.size() > 1 ? "loops" : "loop");
+    finishKernel(name, w, body, "one thread per point of " + shape->text, first.getLoc(),
+                 {unsigned((shape->total + kThreadsPerBlock - 1) / kThreadsPerBlock), 1, 1},
+                 {kThreadsPerBlock, 1, 1}, entry);
+    return success();
+  }
+  // Independent nests in one launch: each takes a range of whole blocks (no
+  // warp runs two nests), each branch a scope of its own.
+  uint64_t blocks = 0;
+  std::string shapes;
+  bos << "  const unsigned b = blockIdx.x;\n";
+  for (const Nest &nest : nests) {
+    FailureOr<NestShape> shape = shapeOf(nest);
+    if (failed(shape))
+      return failure();
+    if (shape->total == 0)
+      continue;
+    std::string block = blocks ? "(b - " + std::to_string(blocks) + "u)" : "b";
+    blocks += (shape->total + kThreadsPerBlock - 1) / kThreadsPerBlock;
+    bos << (shapes.empty() ? "  if" : "  else if") << " (b < " << blocks << "u) { // " << shape->text << "\n";
+    llvm::DenseMap<Value, std::string> names = w.names; // what a branch defines ends with its scope
+    if (failed(writeNest(f, nest, *shape, w, block, 2)))
+      return failure();
+    w.names = std::move(names);
+    bos << "  }\n";
+    shapes += (shapes.empty() ? "" : "; ") + shape->text;
+  }
+  if (blocks == 0)
+    return success();
+  if (blocks >= (uint64_t(1) << 31))
+    return first.emitError("CUDA codegen: loop nests too large for one launch"), failure();
+  std::string name = kernelName(f, "batch");
   finishKernel(name, w, body,
-               "one thread per point of " + shape +
-                   (group.size() > 1 ? ", " + std::to_string(group.size()) + " loop nests fused" : "") +
-                   (outer.empty() ? "" : ", the serial loops around it inside each thread"),
-               par.getLoc(), {unsigned((total + kThreadsPerBlock - 1) / kThreadsPerBlock), 1, 1},
-               {kThreadsPerBlock, 1, 1}, entry);
+               std::to_string(nests.size()) + " independent loop nests in one launch, one thread per point of " +
+                   shapes,
+               first.getLoc(), {unsigned(blocks), 1, 1}, {kThreadsPerBlock, 1, 1}, entry);
   return success();
 }
 
@@ -336,11 +425,36 @@ LogicalResult ProgramWriter::emitEntry(func::FuncOp f, GpuEntry &entry) {
     serial.clear();
     return r;
   };
-  SmallVector<scf::ParallelOp> loops; // adjacent fusible loop nests: one kernel
-  auto flushLoops = [&]() {
-    LogicalResult r = loops.empty() ? success() : emitLoopKernel(f, loops, entry);
-    loops.clear();
+  // Adjacent fusible loop nests become one nest (`loops`); consecutive nests
+  // that touch no memory another one writes become one launch (`batch`):
+  // the optimizer's per-parameter updates, for one.
+  SmallVector<scf::ParallelOp> loops;
+  SmallVector<Nest> batch;
+  SmallVector<std::vector<KernelWriter::Param>> touched;
+  auto flushBatch = [&]() {
+    LogicalResult r = batch.empty() ? success() : emitLoopKernel(f, batch, entry);
+    batch.clear();
+    touched.clear();
     return r;
+  };
+  auto addNest = [&](Nest nest) -> LogicalResult {
+    FailureOr<std::vector<KernelWriter::Param>> params = footprint(f, nest);
+    if (failed(params))
+      return failure();
+    bool independent = batch.size() < kMaxNestsPerLaunch &&
+                       llvm::none_of(touched, [&](const auto &t) { return conflict(t, *params); });
+    if (!independent && failed(flushBatch()))
+      return failure();
+    batch.push_back(std::move(nest));
+    touched.push_back(std::move(*params));
+    return success();
+  };
+  auto flushLoops = [&]() {
+    if (loops.empty())
+      return success();
+    Nest nest{SmallVector<scf::ParallelOp>(loops), {}};
+    loops.clear();
+    return addNest(std::move(nest));
   };
   // Walk the statements, grouping serial ones and fusible loop nests.
   for (Operation &op : f.getBody().front()) {
@@ -360,11 +474,13 @@ LogicalResult ProgramWriter::emitEntry(func::FuncOp f, GpuEntry &entry) {
       SmallVector<scf::ForOp> chain;
       scf::ParallelOp inner;
       if (interchangeable(f, loop, chain, inner)) {
-        if (failed(flush()) || failed(emitLoopKernel(f, {inner}, entry, chain)))
+        if (failed(flush()) || failed(addNest(Nest{{inner}, chain})))
           return failure();
         continue;
       }
     }
+    if (failed(flushBatch()))
+      return failure();
     if (auto call = dyn_cast<KernelCallOp>(op)) {
       if (failed(flush()))
         return failure();
@@ -374,7 +490,7 @@ LogicalResult ProgramWriter::emitEntry(func::FuncOp f, GpuEntry &entry) {
     }
     serial.push_back(&op);
   }
-  if (failed(flushLoops()))
+  if (failed(flushLoops()) || failed(flushBatch()))
     return failure();
   return flush();
 }

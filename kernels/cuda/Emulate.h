@@ -4,7 +4,11 @@
 // host C++ and run it with kiln_cuda_emu::launch, so the kernels can be
 // tested on machines without a GPU. Tests only: correctness, not speed.
 //
-// - Blocks run one after another on the calling thread. A block's threads
+// - Blocks run one after another on the calling thread, last block first,
+//   and a block's threads last thread first: the GPU promises no order, and
+//   in reverse a kernel that relies on an earlier block's or thread's writes
+//   without a barrier (or on a later one's not having happened) reads the
+//   wrong values here instead of passing by luck. A block's threads
 //   are cooperative fibers (ucontext stacks, _setjmp/_longjmp switches),
 //   switched at __syncthreads, which is a
 //   real barrier: every thread of the block reaches it before any passes
@@ -115,7 +119,8 @@ inline void syncthreads() {
     _longjmp(s.scheduler, 1);
 }
 
-/// Runs body as every thread of every block of grid (blocks in order x, y, z).
+/// Runs body as every thread of every block of grid (in reverse order: see
+/// the top of this file).
 inline void launch(dim3 grid, dim3 block, const std::function<void()> &body) {
   static thread_local State s;
   const unsigned n = block.x * block.y * block.z;
@@ -129,9 +134,9 @@ inline void launch(dim3 grid, dim3 block, const std::function<void()> &body) {
   state = &s;
   gridDim = grid;
   blockDim = block;
-  for (unsigned bz = 0; bz < grid.z; ++bz)
-    for (unsigned by = 0; by < grid.y; ++by)
-      for (unsigned bx = 0; bx < grid.x; ++bx) {
+  for (unsigned bz = grid.z; bz-- > 0;)
+    for (unsigned by = grid.y; by-- > 0;)
+      for (unsigned bx = grid.x; bx-- > 0;) {
         blockIdx = uint3{bx, by, bz};
         for (unsigned t = 0; t < n; ++t) {
           Fiber &f = s.fibers[t];
@@ -144,7 +149,7 @@ inline void launch(dim3 grid, dim3 block, const std::function<void()> &body) {
         }
         for (;;) {
           unsigned done = 0;
-          for (unsigned t = 0; t < n; ++t) {
+          for (unsigned t = n; t-- > 0;) {
             Fiber &f = s.fibers[t];
             if (f.done) {
               ++done;
