@@ -15,9 +15,40 @@ struct Access {
   Root root;
   uint64_t begin = 0, end = 0; // byte range of the whole memref
   bool write = false;
-  bool pointwise = false; // indexed by exactly the nest's parallel IVs, in order
+  // Indexed by each of the nest's parallel IVs once and otherwise by
+  // constants (a unit dimension's 0): distinct iterations, distinct elements.
+  bool pointwise = false;
+  // Each index: (true, k) for the nest's k-th parallel IV, (false, c) for
+  // the constant c. Two pointwise accesses with the same layout and index
+  // list touch, at iteration i of either nest, the same element.
+  SmallVector<std::pair<bool, int64_t>> indexList;
   MemRefType type;
 };
+
+/// The Access fields that say which element iteration i touches.
+void classifyIndices(scf::ParallelOp par, ValueRange indices, Access &a) {
+  SmallVector<int> uses(par.getNumLoops(), 0);
+  bool known = true;
+  for (Value index : indices) {
+    auto ivs = par.getInductionVars();
+    auto it = llvm::find(ivs, index);
+    if (it != ivs.end()) {
+      int64_t k = it - ivs.begin();
+      ++uses[k];
+      a.indexList.push_back({true, k});
+    } else if (std::optional<int64_t> c = getConstantIntValue(index)) {
+      a.indexList.push_back({false, *c});
+    } else {
+      known = false;
+    }
+  }
+  a.pointwise = known && llvm::all_of(uses, [](int n) { return n == 1; });
+}
+
+/// Whether two accesses touch the same element at every iteration point.
+bool sameElements(const Access &x, const Access &y) {
+  return x.pointwise && y.pointwise && x.begin == y.begin && x.type == y.type && x.indexList == y.indexList;
+}
 
 /// Every memref access in `par`; failure when one cannot be resolved.
 FailureOr<SmallVector<Access>> accessesOf(func::FuncOp f, scf::ParallelOp par) {
@@ -55,9 +86,7 @@ FailureOr<SmallVector<Access>> accessesOf(func::FuncOp f, scf::ParallelOp par) {
     a.end = root->byteOffset + uint64_t(last + 1) * bytes;
     a.write = write;
     a.type = type;
-    a.pointwise = indices.size() == par.getNumLoops() &&
-                  llvm::all_of(llvm::zip(indices, par.getInductionVars()),
-                               [](auto p) { return std::get<0>(p) == std::get<1>(p); });
+    classifyIndices(par, indices, a);
     out.push_back(a);
     return WalkResult::advance();
   });
@@ -86,7 +115,7 @@ bool sameBounds(scf::ParallelOp a, scf::ParallelOp b) {
 /// Whether `next` may run in the same thread as `group`, right after it, on
 /// the same iteration point: same iteration space, and every memory both
 /// touch (one of them writing) is accessed pointwise, element i by
-/// iteration i, through the same layout: then each element's reads and
+/// iteration i, through the same layout and index list: then each element's reads and
 /// writes stay in program order within one thread, and no thread touches
 /// another's elements. Memory only read, or touched by one side, is free.
 bool kiln::cuda::fusible(func::FuncOp f, ArrayRef<scf::ParallelOp> group, scf::ParallelOp next) {
@@ -106,7 +135,7 @@ bool kiln::cuda::fusible(func::FuncOp f, ArrayRef<scf::ParallelOp> group, scf::P
         if (x.root.buffer != y.root.buffer || x.root.global != y.root.global || x.end <= y.begin ||
             y.end <= x.begin)
           continue; // disjoint memory
-        if (!x.pointwise || !y.pointwise || x.begin != y.begin || x.type != y.type)
+        if (!sameElements(x, y))
           return false;
       }
   }
@@ -141,7 +170,7 @@ bool kiln::cuda::interchangeable(func::FuncOp f, scf::ForOp loop, SmallVectorImp
     if (w.write)
       for (const Access &a : *accesses)
         if (a.root.buffer == w.root.buffer && a.root.global == w.root.global && a.begin < w.end &&
-            w.begin < a.end && (!a.pointwise || !w.pointwise || a.begin != w.begin || a.type != w.type))
+            w.begin < a.end && !sameElements(a, w))
           return false;
   return true;
 }

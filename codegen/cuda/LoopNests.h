@@ -16,7 +16,8 @@ namespace kiln::cuda {
 /// Whether `next` may run in the same thread as `group`, right after it, on
 /// the same iteration point: same iteration space, and every memory both
 /// touch (one of them writing) is accessed pointwise, element i by
-/// iteration i, through the same layout.
+/// iteration i, through the same layout and the same indices (each parallel
+/// induction variable once, constants elsewhere: a unit dimension's 0).
 bool fusible(mlir::func::FuncOp f, llvm::ArrayRef<mlir::scf::ParallelOp> group, mlir::scf::ParallelOp next);
 
 /// Whether the serial loops `for i { for k { ... scf.parallel (j) {...} } }`
