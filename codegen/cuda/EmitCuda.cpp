@@ -24,6 +24,7 @@
 #include "codegen/cuda/KernelWriter.h"
 #include "codegen/cuda/LoopNests.h"
 #include "ir/KilnOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/MemRef/Utils/MemRefUtils.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
@@ -77,6 +78,12 @@ private:
   /// One launch for `nests`, which conflict() found independent.
   LogicalResult emitLoopKernel(func::FuncOp f, ArrayRef<Nest> nests, GpuEntry &entry);
   LogicalResult emitSerialKernel(func::FuncOp f, ArrayRef<Operation *> ops, GpuEntry &entry);
+  bool segmentsSeparable(func::FuncOp f, ArrayRef<Operation *> ops,
+                         ArrayRef<std::optional<cuda::ScalarReduction>> reductions);
+  /// A serial kernel with ScalarReductions: one block; thread 0 runs the
+  /// other statements, every thread folds a share of each reduction.
+  LogicalResult emitReductionKernel(func::FuncOp f, ArrayRef<Operation *> ops,
+                                    ArrayRef<std::optional<cuda::ScalarReduction>> reductions, GpuEntry &entry);
   LogicalResult emitCallKernels(func::FuncOp f, KernelCallOp call, GpuEntry &entry);
   LogicalResult emitGlobals();
   std::string kernelName(func::FuncOp f, StringRef kind) {
@@ -302,6 +309,18 @@ LogicalResult ProgramWriter::emitLoopKernel(func::FuncOp f, ArrayRef<Nest> nests
 LogicalResult ProgramWriter::emitSerialKernel(func::FuncOp f, ArrayRef<Operation *> ops, GpuEntry &entry) {
   if (ops.empty())
     return success();
+  // Statements that fold a loop nest's elements into a scalar run on a
+  // block of threads: a regularizer's sum over a weight matrix in one
+  // thread would take milliseconds.
+  SmallVector<std::optional<cuda::ScalarReduction>> reductions;
+  bool parallel = false;
+  for (Operation *op : ops) {
+    auto loop = dyn_cast<scf::ForOp>(op);
+    reductions.push_back(loop ? cuda::scalarReduction(f, loop) : std::nullopt);
+    parallel |= reductions.back().has_value();
+  }
+  if (parallel && segmentsSeparable(f, ops, reductions))
+    return emitReductionKernel(f, ops, reductions, entry);
   std::string body;
   llvm::raw_string_ostream bos(body);
   KernelWriter w(f, bos);
@@ -314,6 +333,129 @@ LogicalResult ProgramWriter::emitSerialKernel(func::FuncOp f, ArrayRef<Operation
   std::string name = kernelName(f, "serial");
   finishKernel(name, w, body, "scalar statements, one thread", ops.front()->getLoc(), {1, 1, 1}, {1, 1, 1},
                entry);
+  return success();
+}
+
+/// Segments of a serial kernel: each reduction alone, and the runs of other
+/// statements between them. Thread 0 runs the others inside `if` scopes, so
+/// a value one segment defines must not be used by another.
+bool ProgramWriter::segmentsSeparable(func::FuncOp f, ArrayRef<Operation *> ops,
+                                      ArrayRef<std::optional<cuda::ScalarReduction>> reductions) {
+  llvm::DenseMap<Operation *, unsigned> segment;
+  unsigned current = 0;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (reductions[i] || (i > 0 && reductions[i - 1]))
+      ++current;
+    segment[ops[i]] = current;
+  }
+  Block &top = f.getBody().front();
+  for (Operation *op : ops) {
+    WalkResult r = op->walk([&](Operation *inner) {
+      for (Value v : inner->getOperands()) {
+        Operation *def = v.getDefiningOp();
+        Operation *owner = def ? top.findAncestorOpInBlock(*def) : nullptr;
+        auto it = owner ? segment.find(owner) : segment.end();
+        if (it != segment.end() && it->second != segment[op])
+          return WalkResult::interrupt();
+      }
+      return WalkResult::advance();
+    });
+    if (r.wasInterrupted())
+      return false;
+  }
+  return true;
+}
+
+LogicalResult ProgramWriter::emitReductionKernel(func::FuncOp f, ArrayRef<Operation *> ops,
+                                                 ArrayRef<std::optional<cuda::ScalarReduction>> reductions,
+                                                 GpuEntry &entry) {
+  std::string body;
+  llvm::raw_string_ostream bos(body);
+  KernelWriter w(f, bos);
+  w.statements.insert(ops.begin(), ops.end());
+  for (Operation *op : ops)
+    if (failed(w.captureOperands(op)))
+      return failure();
+  const unsigned threads = kThreadsPerBlock;
+  bos << "  const unsigned tid = threadIdx.x;\n";
+  bos << "  __shared__ float kiln_partial[" << threads << "];\n";
+  size_t lastReduction = 0;
+  for (size_t i = 0; i < ops.size(); ++i)
+    if (reductions[i])
+      lastReduction = i;
+  uint64_t elements = 0;
+  for (size_t i = 0; i < ops.size();) {
+    if (!reductions[i]) { // other statements: thread 0, then everyone sees their stores
+      size_t j = i;
+      while (j < ops.size() && !reductions[j])
+        ++j;
+      if (i > lastReduction) {
+        bos << "  if (tid != 0) return;\n";
+        if (failed(w.emitOps(ops.slice(i, j - i), 1)))
+          return failure();
+      } else {
+        bos << "  if (tid == 0) {\n";
+        if (failed(w.emitOps(ops.slice(i, j - i), 2)))
+          return failure();
+        bos << "  }\n  __syncthreads();\n";
+      }
+      i = j;
+      continue;
+    }
+    cuda::ScalarReduction r = *reductions[i];
+    elements += r.elements;
+    auto combine = [&](const std::string &a, const std::string &b) -> std::string {
+      if (isa<arith::AddFOp>(r.combine))
+        return "(" + a + " + " + b + ")";
+      if (isa<arith::MaximumFOp>(r.combine))
+        return "kiln_maximumf(" + a + ", " + b + ")";
+      if (isa<arith::MinimumFOp>(r.combine))
+        return "kiln_minimumf(" + a + ", " + b + ")";
+      return std::string(isa<arith::MaxNumFOp>(r.combine) ? "fmaxf(" : "fminf(") + a + ", " + b + ")";
+    };
+    const char *identity = isa<arith::AddFOp>(r.combine) ? "0.0f"
+                           : isa<arith::MaximumFOp, arith::MaxNumFOp>(r.combine) ? "-__int_as_float(0x7f800000)"
+                                                                                  : "__int_as_float(0x7f800000)";
+    // Thread tid folds elements tid, tid + T, ... (consecutive threads read
+    // consecutive elements), then a fixed tree combines the T partials.
+    bos << "  {\n    float part = " << identity << ";\n";
+    bos << "    for (long long k = tid; k < " << r.elements << "LL; k += " << threads << ") {\n";
+    std::string rest = "k";
+    for (size_t d = r.loops.size(); d-- > 0;) {
+      scf::ForOp loop = r.loops[d];
+      int64_t lb = *getConstantIntValue(loop.getLowerBound()), st = *getConstantIntValue(loop.getStep()),
+              ub = *getConstantIntValue(loop.getUpperBound());
+      int64_t trips = std::max<int64_t>(0, (ub - lb + st - 1) / st);
+      std::string pos = d == 0 ? rest : "(" + rest + " % " + std::to_string(trips) + "LL)";
+      std::string iv = w.fresh("j");
+      bos << "      const long long " << iv << " = " << pos << (st != 1 ? " * " + std::to_string(st) : "")
+          << (lb != 0 ? " + " + std::to_string(lb) : "") << ";\n";
+      w.names[loop.getInductionVar()] = iv;
+      if (d > 0)
+        rest = "(" + rest + " / " + std::to_string(trips) + "LL)";
+    }
+    if (failed(w.emitOps(r.body, 3)))
+      return failure();
+    FailureOr<std::string> x = w.expr(r.element);
+    FailureOr<std::string> acc = w.access(r.accStore.getMemRef(), r.accStore.getIndices());
+    FailureOr<Root> root = w.rootOf(r.accStore.getMemRef());
+    if (failed(x) || failed(acc) || failed(root))
+      return failure();
+    w.paramName(*root, r.accStore.getMemRefType().getElementType(), true);
+    bos << "      part = " << combine("part", *x) << ";\n    }\n";
+    bos << "    kiln_partial[tid] = part;\n    __syncthreads();\n";
+    bos << "    for (unsigned s = " << threads / 2 << "; s > 0; s >>= 1) {\n";
+    bos << "      if (tid < s)\n        kiln_partial[tid] = " << combine("kiln_partial[tid]", "kiln_partial[tid + s]")
+        << ";\n      __syncthreads();\n    }\n";
+    bos << "    if (tid == 0)\n      " << *acc << " = " << combine(*acc, "kiln_partial[0]") << ";\n";
+    bos << "    __syncthreads();\n  }\n";
+    ++i;
+  }
+  std::string name = kernelName(f, "reduce");
+  finishKernel(name, w, body,
+               "scalar statements with reductions over " + std::to_string(elements) + " elements, one block of " +
+                   std::to_string(threads) + " threads",
+               ops.front()->getLoc(), {1, 1, 1}, {threads, 1, 1}, entry);
   return success();
 }
 

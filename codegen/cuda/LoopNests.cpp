@@ -1,6 +1,7 @@
 //===- LoopNests.cpp - which loop nests may share a CUDA kernel -----------===//
 #include "codegen/cuda/LoopNests.h"
 #include "codegen/cuda/KernelWriter.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -50,6 +51,28 @@ bool sameElements(const Access &x, const Access &y) {
   return x.pointwise && y.pointwise && x.begin == y.begin && x.type == y.type && x.indexList == y.indexList;
 }
 
+/// The bytes a memref spans: its root and [begin, end) in the root's buffer.
+struct Span {
+  Root root;
+  uint64_t begin = 0, end = 0;
+  bool overlaps(const Span &o) const {
+    return root.buffer == o.root.buffer && root.global == o.root.global && begin < o.end && o.begin < end;
+  }
+};
+FailureOr<Span> spanOf(KernelWriter &w, Value memref) {
+  auto type = cast<MemRefType>(memref.getType());
+  FailureOr<Root> root = w.rootOf(memref);
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(root) || failed(staticLayout(type, strides, offset)) || !type.hasStaticShape())
+    return failure();
+  int64_t last = offset;
+  for (auto [size, stride] : llvm::zip(type.getShape(), strides))
+    last += (size - 1) * stride;
+  uint64_t bytes = type.getElementTypeBitWidth() / 8;
+  return Span{*root, root->byteOffset + uint64_t(offset) * bytes, root->byteOffset + uint64_t(last + 1) * bytes};
+}
+
 /// Every memref access in `par`; failure when one cannot be resolved.
 FailureOr<SmallVector<Access>> accessesOf(func::FuncOp f, scf::ParallelOp par) {
   std::string unused;
@@ -70,22 +93,15 @@ FailureOr<SmallVector<Access>> accessesOf(func::FuncOp f, scf::ParallelOp par) {
     } else {
       return WalkResult::advance();
     }
-    auto type = cast<MemRefType>(memref.getType());
-    FailureOr<Root> root = w.rootOf(memref);
-    SmallVector<int64_t> strides;
-    int64_t offset;
-    if (failed(root) || failed(staticLayout(type, strides, offset)))
+    FailureOr<Span> span = spanOf(w, memref);
+    if (failed(span))
       return WalkResult::interrupt();
-    int64_t last = offset;
-    for (auto [size, stride] : llvm::zip(type.getShape(), strides))
-      last += (size - 1) * stride;
-    uint64_t bytes = type.getElementTypeBitWidth() / 8;
     Access a;
-    a.root = *root;
-    a.begin = root->byteOffset + uint64_t(offset) * bytes;
-    a.end = root->byteOffset + uint64_t(last + 1) * bytes;
+    a.root = span->root;
+    a.begin = span->begin;
+    a.end = span->end;
     a.write = write;
-    a.type = type;
+    a.type = cast<MemRefType>(memref.getType());
     classifyIndices(par, indices, a);
     out.push_back(a);
     return WalkResult::advance();
@@ -175,3 +191,74 @@ bool kiln::cuda::interchangeable(func::FuncOp f, scf::ForOp loop, SmallVectorImp
   return true;
 }
 
+
+std::optional<ScalarReduction> kiln::cuda::scalarReduction(func::FuncOp f, scf::ForOp loop) {
+  ScalarReduction r;
+  Operation *op = loop;
+  // The perfect nest: each loop's body is the next loop (and its yield).
+  while (auto l = dyn_cast<scf::ForOp>(op)) {
+    std::optional<int64_t> lb = getConstantIntValue(l.getLowerBound()), ub = getConstantIntValue(l.getUpperBound()),
+                           st = getConstantIntValue(l.getStep());
+    if (!l.getInitArgs().empty() || !lb || !ub || !st || *st <= 0)
+      return std::nullopt;
+    r.loops.push_back(l);
+    r.elements *= uint64_t(std::max<int64_t>(0, (*ub - *lb + *st - 1) / *st));
+    Block &body = *l.getBody();
+    if (body.getOperations().size() == 2 && isa<scf::ForOp>(body.front()))
+      op = &body.front();
+    else
+      break;
+  }
+  Block &body = *r.loops.back().getBody();
+  // The accumulator: the one store, of combine(x, load) into the loaded element.
+  for (Operation &o : body) {
+    if (isa<scf::YieldOp>(o))
+      continue;
+    if (auto st = dyn_cast<memref::StoreOp>(o)) {
+      if (r.accStore)
+        return std::nullopt;
+      r.accStore = st;
+      continue;
+    }
+    if (o.getNumRegions() != 0 || !(isa<memref::LoadOp>(o) || isPure(&o)))
+      return std::nullopt;
+  }
+  if (!r.accStore || !r.accStore.getValueToStore().getType().isF32())
+    return std::nullopt;
+  Operation *combine = r.accStore.getValueToStore().getDefiningOp();
+  if (!combine || combine->getBlock() != &body ||
+      !isa<arith::AddFOp, arith::MaximumFOp, arith::MinimumFOp, arith::MaxNumFOp, arith::MinNumFOp>(combine) ||
+      !combine->getResult(0).hasOneUse())
+    return std::nullopt;
+  for (unsigned i = 0; i < 2; ++i) {
+    auto load = combine->getOperand(i).getDefiningOp<memref::LoadOp>();
+    if (load && load.getMemRef() == r.accStore.getMemRef() && load.getIndices() == r.accStore.getIndices() &&
+        load->getBlock() == &body && load.getResult().hasOneUse()) {
+      r.accLoad = load;
+      r.element = combine->getOperand(1 - i);
+    }
+  }
+  if (!r.accLoad || r.element == r.accLoad.getResult())
+    return std::nullopt;
+  r.combine = combine;
+  // acc[c]: constant indices, and no other load of the nest may read it.
+  if (!llvm::all_of(r.accStore.getIndices(), [](Value v) { return getConstantIntValue(v).has_value(); }))
+    return std::nullopt;
+  std::string unused;
+  llvm::raw_string_ostream sink(unused);
+  KernelWriter w(f, sink);
+  FailureOr<Span> acc = spanOf(w, r.accStore.getMemRef());
+  if (failed(acc) || !acc->root.global.empty())
+    return std::nullopt;
+  for (Operation &o : body) {
+    if (&o == r.accLoad.getOperation() || &o == combine || &o == r.accStore.getOperation() || isa<scf::YieldOp>(o))
+      continue;
+    if (auto load = dyn_cast<memref::LoadOp>(o)) {
+      FailureOr<Span> span = spanOf(w, load.getMemRef());
+      if (failed(span) || span->overlaps(*acc))
+        return std::nullopt;
+    }
+    r.body.push_back(&o);
+  }
+  return r;
+}

@@ -9,7 +9,9 @@
 #define KILN_CODEGEN_CUDA_LOOPNESTS_H
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include <optional>
 
 namespace kiln::cuda {
 
@@ -27,6 +29,24 @@ bool fusible(mlir::func::FuncOp f, llvm::ArrayRef<mlir::scf::ParallelOp> group, 
 /// the parallel loop.
 bool interchangeable(mlir::func::FuncOp f, mlir::scf::ForOp loop,
                      llvm::SmallVectorImpl<mlir::scf::ForOp> &chain, mlir::scf::ParallelOp &inner);
+
+/// A serial loop nest that folds elements into one scalar in memory (a loss
+/// or metric sum, a regularizer's sum of squares, a full reduce_max):
+///   for i { for k { x = f(loads); acc[c] = combine(x, acc[c]) } }
+/// with constant bounds, `acc` indexed by constants and touched by nothing
+/// else in the nest, and `f` free of stores. Its elements may then be
+/// combined by many threads (in another order: a float sum may round
+/// differently).
+struct ScalarReduction {
+  llvm::SmallVector<mlir::scf::ForOp> loops; // outermost first
+  mlir::memref::LoadOp accLoad;
+  mlir::memref::StoreOp accStore;
+  mlir::Operation *combine = nullptr; // arith.addf, maximumf, minimumf, maxnumf or minnumf
+  mlir::Value element;
+  llvm::SmallVector<mlir::Operation *> body; // the innermost body less accLoad, combine, accStore, yield
+  uint64_t elements = 1;                     // iterations of the whole nest
+};
+std::optional<ScalarReduction> scalarReduction(mlir::func::FuncOp f, mlir::scf::ForOp loop);
 
 } // namespace kiln::cuda
 

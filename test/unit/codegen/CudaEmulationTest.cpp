@@ -89,6 +89,15 @@ TEST(CudaEmulatedDropout, MasksMatchCpu) {
                  "compile(loss=\"sparse_categorical_crossentropy\", optimizer=\"sgd\", metrics=[\"accuracy\"])\n");
 }
 
+// Regularizers: sums over whole weight matrices (200,704 squares here), which
+// the CUDA code folds with a block of threads (another summation order).
+TEST(CudaEmulatedRegularizers, MatchCpu) {
+  compareWithCpu("regularizers", cuda::GpuPrecision::F32, 1e-4, /*batch=*/4,
+                 "model reg\nInput(shape=(784,))\nDense(256, activation=\"relu\", kernel_regularizer=l2(0.001))\n"
+                 "Dense(10, activation=\"softmax\", kernel_regularizer=l1(0.01), bias_regularizer=l2(0.1))\n"
+                 "compile(loss=\"sparse_categorical_crossentropy\", optimizer=\"adam\", metrics=[\"accuracy\"])\n");
+}
+
 //===----------------------------------------------------------------------===//
 // Every op, forward and backward (test/ops/every-op.mlir)
 //===----------------------------------------------------------------------===//
