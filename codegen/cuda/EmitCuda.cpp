@@ -324,11 +324,7 @@ LogicalResult ProgramWriter::emitSerialKernel(func::FuncOp f, ArrayRef<Operation
   std::string body;
   llvm::raw_string_ostream bos(body);
   KernelWriter w(f, bos);
-  w.statements.insert(ops.begin(), ops.end());
-  for (Operation *op : ops)
-    if (failed(w.captureOperands(op)))
-      return failure();
-  if (failed(w.emitOps(ops, 1)))
+  if (failed(w.startStatements(ops)) || failed(w.emitOps(ops, 1)))
     return failure();
   std::string name = kernelName(f, "serial");
   finishKernel(name, w, body, "scalar statements, one thread", ops.front()->getLoc(), {1, 1, 1}, {1, 1, 1},
@@ -372,10 +368,8 @@ LogicalResult ProgramWriter::emitReductionKernel(func::FuncOp f, ArrayRef<Operat
   std::string body;
   llvm::raw_string_ostream bos(body);
   KernelWriter w(f, bos);
-  w.statements.insert(ops.begin(), ops.end());
-  for (Operation *op : ops)
-    if (failed(w.captureOperands(op)))
-      return failure();
+  if (failed(w.startStatements(ops)))
+    return failure();
   const unsigned threads = kThreadsPerBlock;
   bos << "  const unsigned tid = threadIdx.x;\n";
   bos << "  __shared__ float kiln_partial[" << threads << "];\n";

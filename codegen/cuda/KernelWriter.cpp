@@ -538,6 +538,14 @@ LogicalResult KernelWriter::captureOperands(Operation *root) {
   return failure(r.wasInterrupted());
 }
 
+LogicalResult KernelWriter::startStatements(ArrayRef<Operation *> ops) {
+  statements.insert(ops.begin(), ops.end());
+  for (Operation *op : ops)
+    if (failed(captureOperands(op)))
+      return failure();
+  return success();
+}
+
 LogicalResult KernelWriter::emitOps(ArrayRef<Operation *> ops, unsigned indent) {
   for (Operation *op : ops)
     if (failed(emitOp(*op, indent)))

@@ -62,6 +62,9 @@ public:
   /// top level that `op` (or anything nested in it) uses: index arithmetic
   /// between statements is recomputed in each kernel that needs it.
   mlir::LogicalResult captureOperands(mlir::Operation *op);
+  /// A kernel of top-level statements `ops` (defined here, not recomputed):
+  /// writes the pure scalars they use.
+  mlir::LogicalResult startStatements(llvm::ArrayRef<mlir::Operation *> ops);
   /// The C expression of a value (constants and top-level pure scalars are
   /// written inline).
   mlir::FailureOr<std::string> expr(mlir::Value v);
