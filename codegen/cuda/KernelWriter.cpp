@@ -149,6 +149,20 @@ bool KernelWriter::mayRestrict(size_t i) const {
   return true;
 }
 
+std::optional<std::pair<int64_t, int64_t>> kiln::cuda::byteFootprint(MemRefType type, const Root &root) {
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  unsigned bits = type.getElementType().isIntOrFloat() ? type.getElementTypeBitWidth() : 0;
+  if (failed(staticLayout(type, strides, offset)) || !type.hasStaticShape() || type.getNumElements() == 0 ||
+      bits == 0 || bits % 8 != 0)
+    return std::nullopt;
+  int64_t lo = offset, hi = offset;
+  for (auto [size, stride] : llvm::zip(type.getShape(), strides))
+    (stride < 0 ? lo : hi) += (size - 1) * stride;
+  int64_t base = int64_t(root.byteOffset), bytes = bits / 8;
+  return std::make_pair(base + lo * bytes, base + (hi + 1) * bytes);
+}
+
 LogicalResult kiln::cuda::staticLayout(MemRefType type, SmallVectorImpl<int64_t> &strides, int64_t &offset) {
   return success(succeeded(getStridesAndOffset(type, strides, offset)) && !ShapedType::isDynamic(offset) &&
                  llvm::none_of(strides, ShapedType::isDynamic));
@@ -179,19 +193,8 @@ FailureOr<std::string> KernelWriter::access(Value memref, ValueRange indices) {
   }
   if (index.empty())
     index = "0";
-  // The bytes this view can reach (indices within its shape), relative to
-  // the root's buffer.
-  std::optional<std::pair<int64_t, int64_t>> footprint;
-  unsigned bits = type.getElementType().isIntOrFloat() ? type.getElementTypeBitWidth() : 0;
-  if (type.hasStaticShape() && type.getNumElements() > 0 && bits % 8 == 0 && bits > 0) {
-    int64_t lo = offset, hi = offset;
-    for (auto [size, stride] : llvm::zip(type.getShape(), strides))
-      (stride < 0 ? lo : hi) += (size - 1) * stride;
-    int64_t base = int64_t(root->byteOffset), bytes = bits / 8;
-    footprint = {base + lo * bytes, base + (hi + 1) * bytes};
-  }
   // Writes are recorded by the store's caller through paramName(write=true).
-  return paramName(*root, type.getElementType(), false, footprint) + "[" + index + "]";
+  return paramName(*root, type.getElementType(), false, byteFootprint(type, *root)) + "[" + index + "]";
 }
 
 FailureOr<std::string> KernelWriter::expr(Value v) {

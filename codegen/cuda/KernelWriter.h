@@ -45,6 +45,11 @@ std::string floatLiteral(double v, bool isF32);
 mlir::LogicalResult staticLayout(mlir::MemRefType type, llvm::SmallVectorImpl<int64_t> &strides,
                                  int64_t &offset);
 
+/// The bytes of its root's buffer a view can reach with indices inside its
+/// shape, [first, second); std::nullopt when its layout or shape is not
+/// static (or it is empty).
+std::optional<std::pair<int64_t, int64_t>> byteFootprint(mlir::MemRefType type, const Root &root);
+
 /// Statements that produce no kernel: views and constants, and integer
 /// arithmetic on constants only (index computations), written where used.
 bool isDeclarative(mlir::Operation &op);

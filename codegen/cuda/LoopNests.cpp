@@ -60,17 +60,13 @@ struct Span {
   }
 };
 FailureOr<Span> spanOf(KernelWriter &w, Value memref) {
-  auto type = cast<MemRefType>(memref.getType());
   FailureOr<Root> root = w.rootOf(memref);
-  SmallVector<int64_t> strides;
-  int64_t offset;
-  if (failed(root) || failed(staticLayout(type, strides, offset)) || !type.hasStaticShape())
+  if (failed(root))
     return failure();
-  int64_t last = offset;
-  for (auto [size, stride] : llvm::zip(type.getShape(), strides))
-    last += (size - 1) * stride;
-  uint64_t bytes = type.getElementTypeBitWidth() / 8;
-  return Span{*root, root->byteOffset + uint64_t(offset) * bytes, root->byteOffset + uint64_t(last + 1) * bytes};
+  std::optional<std::pair<int64_t, int64_t>> bytes = byteFootprint(cast<MemRefType>(memref.getType()), *root);
+  if (!bytes)
+    return failure();
+  return Span{*root, uint64_t(bytes->first), uint64_t(bytes->second)};
 }
 
 /// Every memref access in `par`; failure when one cannot be resolved.
