@@ -312,7 +312,7 @@ LogicalResult ProgramWriter::emitSerialKernel(func::FuncOp f, ArrayRef<Operation
   // Statements that fold a loop nest's elements into a scalar run on a
   // block of threads: a regularizer's sum over a weight matrix in one
   // thread would take milliseconds.
-  SmallVector<std::optional<cuda::ScalarReduction>> reductions;
+  std::vector<std::optional<cuda::ScalarReduction>> reductions;
   bool parallel = false;
   for (Operation *op : ops) {
     auto loop = dyn_cast<scf::ForOp>(op);
@@ -420,9 +420,7 @@ LogicalResult ProgramWriter::emitReductionKernel(func::FuncOp f, ArrayRef<Operat
     std::string rest = "k";
     for (size_t d = r.loops.size(); d-- > 0;) {
       scf::ForOp loop = r.loops[d];
-      int64_t lb = *getConstantIntValue(loop.getLowerBound()), st = *getConstantIntValue(loop.getStep()),
-              ub = *getConstantIntValue(loop.getUpperBound());
-      int64_t trips = std::max<int64_t>(0, (ub - lb + st - 1) / st);
+      int64_t lb = r.lbs[d], st = r.steps[d], trips = r.trips[d];
       std::string pos = d == 0 ? rest : "(" + rest + " % " + std::to_string(trips) + "LL)";
       std::string iv = w.fresh("j");
       bos << "      const long long " << iv << " = " << pos << (st != 1 ? " * " + std::to_string(st) : "")

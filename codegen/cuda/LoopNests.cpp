@@ -11,10 +11,17 @@ using namespace kiln::cuda;
 
 namespace {
 
+/// The bytes a memref spans: its root and [begin, end) in the root's buffer.
+struct Span {
+  Root root;
+  uint64_t begin = 0, end = 0;
+  bool overlaps(const Span &o) const {
+    return root.buffer == o.root.buffer && root.global == o.root.global && begin < o.end && o.begin < end;
+  }
+};
 /// A load or store of a loop nest, with the bytes its memref spans.
 struct Access {
-  Root root;
-  uint64_t begin = 0, end = 0; // byte range of the whole memref
+  Span span; // of the whole memref
   bool write = false;
   // Indexed by each of the nest's parallel IVs once and otherwise by
   // constants (a unit dimension's 0): distinct iterations, distinct elements.
@@ -48,17 +55,10 @@ void classifyIndices(scf::ParallelOp par, ValueRange indices, Access &a) {
 
 /// Whether two accesses touch the same element at every iteration point.
 bool sameElements(const Access &x, const Access &y) {
-  return x.pointwise && y.pointwise && x.begin == y.begin && x.type == y.type && x.indexList == y.indexList;
+  return x.pointwise && y.pointwise && x.span.begin == y.span.begin && x.type == y.type &&
+         x.indexList == y.indexList;
 }
 
-/// The bytes a memref spans: its root and [begin, end) in the root's buffer.
-struct Span {
-  Root root;
-  uint64_t begin = 0, end = 0;
-  bool overlaps(const Span &o) const {
-    return root.buffer == o.root.buffer && root.global == o.root.global && begin < o.end && o.begin < end;
-  }
-};
 FailureOr<Span> spanOf(KernelWriter &w, Value memref) {
   FailureOr<Root> root = w.rootOf(memref);
   if (failed(root))
@@ -93,9 +93,7 @@ FailureOr<SmallVector<Access>> accessesOf(func::FuncOp f, scf::ParallelOp par) {
     if (failed(span))
       return WalkResult::interrupt();
     Access a;
-    a.root = span->root;
-    a.begin = span->begin;
-    a.end = span->end;
+    a.span = *span;
     a.write = write;
     a.type = cast<MemRefType>(memref.getType());
     classifyIndices(par, indices, a);
@@ -144,8 +142,7 @@ bool kiln::cuda::fusible(func::FuncOp f, ArrayRef<scf::ParallelOp> group, scf::P
       for (const Access &y : *b) {
         if (!x.write && !y.write)
           continue;
-        if (x.root.buffer != y.root.buffer || x.root.global != y.root.global || x.end <= y.begin ||
-            y.end <= x.begin)
+        if (!x.span.overlaps(y.span))
           continue; // disjoint memory
         if (!sameElements(x, y))
           return false;
@@ -181,8 +178,7 @@ bool kiln::cuda::interchangeable(func::FuncOp f, scf::ForOp loop, SmallVectorImp
   for (const Access &w : *accesses)
     if (w.write)
       for (const Access &a : *accesses)
-        if (a.root.buffer == w.root.buffer && a.root.global == w.root.global && a.begin < w.end &&
-            w.begin < a.end && !sameElements(a, w))
+        if (a.span.overlaps(w.span) && !sameElements(a, w))
           return false;
   return true;
 }
@@ -198,7 +194,10 @@ std::optional<ScalarReduction> kiln::cuda::scalarReduction(func::FuncOp f, scf::
     if (!l.getInitArgs().empty() || !lb || !ub || !st || *st <= 0)
       return std::nullopt;
     r.loops.push_back(l);
-    r.elements *= uint64_t(std::max<int64_t>(0, (*ub - *lb + *st - 1) / *st));
+    r.lbs.push_back(*lb);
+    r.steps.push_back(*st);
+    r.trips.push_back(std::max<int64_t>(0, (*ub - *lb + *st - 1) / *st));
+    r.elements *= uint64_t(r.trips.back());
     Block &body = *l.getBody();
     if (body.getOperations().size() == 2 && isa<scf::ForOp>(body.front()))
       op = &body.front();

@@ -39,6 +39,7 @@ bool interchangeable(mlir::func::FuncOp f, mlir::scf::ForOp loop,
 /// differently).
 struct ScalarReduction {
   llvm::SmallVector<mlir::scf::ForOp> loops; // outermost first
+  llvm::SmallVector<int64_t> lbs, steps, trips; // of each loop
   mlir::memref::LoadOp accLoad;
   mlir::memref::StoreOp accStore;
   mlir::Operation *combine = nullptr; // arith.addf, maximumf, minimumf, maxnumf or minnumf
